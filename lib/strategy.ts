@@ -69,6 +69,15 @@ const STORE_OPTION_KEYS = [
   'timeout',
 ] as const;
 
+interface StrategySettings {
+  realm: string;
+  scope: string[];
+  passReq: boolean;
+  trackRequestMeta: boolean;
+  sources: ReadonlySet<TokenSource>;
+  findUser: FindUser | FindUserWithRequest;
+}
+
 type Extracted = { token: string } | 'missing' | 'invalid_request';
 
 /**
@@ -96,12 +105,9 @@ export class RedisMultiTokenStrategy extends BearerStrategy {
   /** The token store, for login and logout handlers to issue and revoke with. */
   readonly store: TokenStore;
 
-  readonly #findUser: FindUser | FindUserWithRequest;
-  readonly #passReq: boolean;
-  readonly #realm: string;
-  readonly #scope: string[];
-  readonly #sources: ReadonlySet<TokenSource>;
-  readonly #trackRequestMeta: boolean;
+  // Plain properties, not #private fields: passport calls authenticate() on
+  // Object.create(strategy), where #private fields are out of reach.
+  private readonly settings: StrategySettings;
 
   constructor(options?: RedisMultiTokenStrategyOptions) {
     const opts = optionsArg('RedisMultiTokenStrategy options', options);
@@ -111,43 +117,47 @@ export class RedisMultiTokenStrategy extends BearerStrategy {
     super({ realm, scope, passReqToCallback: true }, (req, token, done) =>
       verify(req, token, done),
     );
-    verify = (req, token, done) => this.#verify(req, token, done);
+    verify = (req, token, done) => this.verifyToken(req, token, done);
 
     this.name = stringOption('name', opts.name, 'bearer');
-    this.#realm = realm;
-    this.#scope = scope;
-    this.#passReq = booleanArg('passReqToCallback', opts.passReqToCallback, false);
-    this.#trackRequestMeta = booleanArg('trackRequestMeta', opts.trackRequestMeta, false);
-    this.#sources = sourcesOption(opts.tokenSources);
-    this.#findUser = findUserOption(opts.findUser);
+    this.settings = {
+      realm,
+      scope,
+      passReq: booleanArg('passReqToCallback', opts.passReqToCallback, false),
+      trackRequestMeta: booleanArg('trackRequestMeta', opts.trackRequestMeta, false),
+      sources: sourcesOption(opts.tokenSources),
+      findUser: findUserOption(opts.findUser),
+    };
     this.store = storeOption(opts);
   }
 
   /** Reads the token as RFC 6750 section 2 allows, then verifies it against the store. */
   override authenticate(req: BearerRequest): void {
-    const found = this.#extract(req);
+    const found = this.extract(req);
     if (found === 'missing') {
-      this.fail(this.#challenge(), 401);
+      this.fail(this.challenge(), 401);
     } else if (found === 'invalid_request') {
-      this.fail(this.#challenge('invalid_request'), 400);
+      // Passport sends WWW-Authenticate with 401 answers only; a 400 goes out without it.
+      this.fail(this.challenge('invalid_request'), 400);
     } else {
-      this.#verify(req, found.token, (err, user, info) => {
+      this.verifyToken(req, found.token, (err, user, info) => {
         if (err) this.error(err);
-        else if (!user) this.fail(this.#challenge('invalid_token'), 401);
+        else if (!user) this.fail(this.challenge('invalid_token'), 401);
         else this.success(user, info);
       });
     }
   }
 
-  #verify(req: BearerRequest, token: string, done: VerifyDone): void {
-    const context = this.#trackRequestMeta ? requestMeta(req) : undefined;
+  private verifyToken(req: BearerRequest, token: string, done: VerifyDone): void {
+    const { findUser, passReq } = this.settings;
+    const context = this.settings.trackRequestMeta ? requestMeta(req) : undefined;
     this.store
       .verify(token, context)
       .then(async (info) => {
         if (info === null) return { user: false, info };
-        const user = this.#passReq
-          ? await (this.#findUser as FindUserWithRequest)(req, info.userId, info)
-          : await (this.#findUser as FindUser)(info.userId, info);
+        const user = passReq
+          ? await (findUser as FindUserWithRequest)(req, info.userId, info)
+          : await (findUser as FindUser)(info.userId, info);
         return { user, info };
       })
       .then(
@@ -156,9 +166,10 @@ export class RedisMultiTokenStrategy extends BearerStrategy {
       );
   }
 
-  #extract(req: BearerRequest): Extracted {
+  private extract(req: BearerRequest): Extracted {
+    const { sources } = this.settings;
     const found: string[] = [];
-    if (this.#sources.has('header') && req.headers.authorization !== undefined) {
+    if (sources.has('header') && req.headers.authorization !== undefined) {
       const header = req.headers.authorization;
       if (typeof header !== 'string') return 'invalid_request';
       const parts = header.split(' ');
@@ -166,7 +177,7 @@ export class RedisMultiTokenStrategy extends BearerStrategy {
       if (/^Bearer$/i.test(parts[0])) found.push(parts[1]);
     }
     for (const source of ['body', 'query'] as const) {
-      if (!this.#sources.has(source)) continue;
+      if (!sources.has(source)) continue;
       const value = (req[source] as { access_token?: unknown } | undefined)?.access_token;
       if (value === undefined || value === '') continue;
       if (typeof value !== 'string') return 'invalid_request';
@@ -178,8 +189,8 @@ export class RedisMultiTokenStrategy extends BearerStrategy {
     return { token: found[0] };
   }
 
-  #challenge(error?: 'invalid_request' | 'invalid_token'): string {
-    return bearerChallenge(this.#realm, this.#scope, error);
+  private challenge(error?: 'invalid_request' | 'invalid_token'): string {
+    return bearerChallenge(this.settings.realm, this.settings.scope, error);
   }
 }
 
