@@ -261,6 +261,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
    * @throws {RedisUnavailableError} when Redis does not answer within `timeout`
    */
   async verify(token: string, context?: VerifyContext): Promise<TokenInfo | null> {
+    if (this.#closed) throw new StoreClosedError();
     const parsed = parseToken(this.tokenPrefix, tokenArg(token));
     if (parsed === null) {
       this.#emitRejected('malformed', null);
@@ -300,6 +301,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
    * @throws {RedisUnavailableError} when Redis does not answer within `timeout`
    */
   async revoke(token: string): Promise<boolean> {
+    if (this.#closed) throw new StoreClosedError();
     const parsed = parseToken(this.tokenPrefix, tokenArg(token));
     if (parsed === null) return false;
 
