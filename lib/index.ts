@@ -16,7 +16,9 @@ export {
   type FindUserWithRequest,
   RedisMultiTokenStrategy,
   type RedisMultiTokenStrategyOptions,
+  type RedisMultiTokenStrategyOptionsWithRequest,
   Strategy,
+  type StrategyOwnOptions,
   type TokenSource,
 } from './strategy.js';
 export { TokenStore, type TokenStoreOptions } from './token-store.js';

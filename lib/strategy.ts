@@ -13,20 +13,31 @@ const ALL_SOURCES: readonly TokenSource[] = ['header', 'body', 'query'];
 export type FindUser = (userId: string, info: TokenInfo) => unknown;
 export type FindUserWithRequest = (req: BearerRequest, userId: string, info: TokenInfo) => unknown;
 
-export interface RedisMultiTokenStrategyOptions extends TokenStoreOptions {
-  /** The store to verify against. Default: a `TokenStore` built from the other options. */
-  store?: TokenStore;
+/** Options of {@link RedisMultiTokenStrategy}, with `findUser(userId, info)`. */
+export interface RedisMultiTokenStrategyOptions extends StrategyOwnOptions {
   /**
    * Turns a token's user id into the user for `req.user`; may be async. Return `null` or
    * `false` to reject the token (a deleted or locked account).
    * @default (userId) => ({ id: userId })
    */
-  findUser?: FindUser | FindUserWithRequest;
+  findUser?: FindUser;
   /**
    * Passes the request to `findUser` as its first argument.
    * @default false
    */
-  passReqToCallback?: boolean;
+  passReqToCallback?: false;
+}
+
+/** Options of {@link RedisMultiTokenStrategy}, with `findUser(req, userId, info)`. */
+export interface RedisMultiTokenStrategyOptionsWithRequest extends StrategyOwnOptions {
+  findUser?: FindUserWithRequest;
+  passReqToCallback: true;
+}
+
+/** Options shared by both forms, and those of {@link TokenStore} when it builds its store. */
+export interface StrategyOwnOptions extends TokenStoreOptions {
+  /** The store to verify against. Default: a `TokenStore` built from the other options. */
+  store?: TokenStore;
   /**
    * The realm of the `WWW-Authenticate` challenge.
    * @default 'Users'
@@ -109,7 +120,11 @@ export class RedisMultiTokenStrategy extends BearerStrategy {
   // Object.create(strategy), where #private fields are out of reach.
   private readonly settings: StrategySettings;
 
-  constructor(options?: RedisMultiTokenStrategyOptions) {
+  constructor(options?: RedisMultiTokenStrategyOptions);
+  constructor(options: RedisMultiTokenStrategyOptionsWithRequest);
+  constructor(
+    options?: RedisMultiTokenStrategyOptions | RedisMultiTokenStrategyOptionsWithRequest,
+  ) {
     const opts = optionsArg('RedisMultiTokenStrategy options', options);
     const realm = stringOption('realm', opts.realm, 'Users');
     const scope = scopeOption(opts.scope);

@@ -4,6 +4,7 @@ import request from 'supertest';
 import {
   RedisMultiTokenStrategy,
   type RedisMultiTokenStrategyOptions,
+  type RedisMultiTokenStrategyOptionsWithRequest,
   TokenStore,
 } from '../lib/index.js';
 import { expressApp, koaApp } from './helpers/apps.js';
@@ -23,12 +24,14 @@ for (const framework of frameworks) {
   describe(`RedisMultiTokenStrategy in ${framework.name}`, () => {
     const strategies: RedisMultiTokenStrategy[] = [];
 
-    function app(options: RedisMultiTokenStrategyOptions = {}): Agent {
+    function app(
+      options: RedisMultiTokenStrategyOptions | RedisMultiTokenStrategyOptionsWithRequest = {},
+    ): Agent {
       const strategy = new RedisMultiTokenStrategy({
         redis: testRedisUrl(),
         keyPrefix: uniquePrefix(),
         ...options,
-      });
+      } as RedisMultiTokenStrategyOptions);
       strategies.push(strategy);
       return request(framework.build(strategy));
     }
@@ -197,6 +200,24 @@ for (const framework of frameworks) {
       const res = await agent.get('/me').auth(ok.token, { type: 'bearer' }).expect(200);
       expect(res.body.user).to.deep.equal({ id: 'alice', role: 'x' });
       await agent.get('/me').auth(banned.token, { type: 'bearer' }).expect(401);
+    });
+
+    it('passes the request to findUser with passReqToCallback', async () => {
+      const agent = app({
+        passReqToCallback: true,
+        findUser: (req, userId, info) => ({
+          id: userId,
+          agent: req.headers['user-agent'],
+          via: info.id,
+        }),
+      });
+      const issued = await login(agent, 'alice');
+      const res = await agent
+        .get('/me')
+        .auth(issued.token, { type: 'bearer' })
+        .set('User-Agent', 'Probe/2')
+        .expect(200);
+      expect(res.body.user).to.deep.equal({ id: 'alice', agent: 'Probe/2', via: issued.id });
     });
 
     it('records the client address and user agent of the last use when asked', async () => {
