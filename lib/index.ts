@@ -21,6 +21,9 @@ export {
 } from './strategy.js';
 export { TokenStore, type TokenStoreOptions } from './token-store.js';
 export type {
+  ImportedLookup,
+  ImportOptions,
+  ImportResult,
   IssuedToken,
   IssueOptions,
   RedisConnection,
