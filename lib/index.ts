@@ -10,14 +10,20 @@ export {
   type TokenStoreErrorCode,
   UnexpectedReplyError,
 } from './errors.js';
+export type { MigrateOptions } from './legacy-fallback.js';
 export { type RequireScopeOptions, requireScope, type ScopeMiddleware } from './require-scope.js';
 export {
   type FindUser,
   type FindUserWithRequest,
+  type LegacyDone,
+  type LegacyVerify,
+  type LegacyVerifyWithRequest,
   RedisMultiTokenStrategy,
   type RedisMultiTokenStrategyOptions,
   Strategy,
   type TokenSource,
+  type VerifyUser,
+  type VerifyUserWithRequest,
 } from './strategy.js';
 export { TokenStore, type TokenStoreOptions } from './token-store.js';
 export type {

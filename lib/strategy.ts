@@ -1,9 +1,18 @@
+import createDebug from 'debug';
 import { type BearerRequest, BearerStrategy, type VerifyDone } from './bearer-base.js';
 import { bearerChallenge } from './challenge.js';
 import { InvalidArgumentRangeError, InvalidArgumentTypeError } from './errors.js';
+import {
+  type LegacyFallback,
+  type LegacyOutcome,
+  legacyFallbackOption,
+  type MigrateOptions,
+} from './legacy-fallback.js';
 import { TokenStore, type TokenStoreOptions } from './token-store.js';
-import type { TokenInfo } from './types.js';
+import type { TokenInfo, VerifyContext } from './types.js';
 import { booleanArg, optionsArg } from './validate.js';
+
+const debug = createDebug('passport-redis-multitokens:strategy');
 
 /** Where a bearer token may be read from (RFC 6750 section 2). */
 export type TokenSource = 'header' | 'body' | 'query';
@@ -12,6 +21,27 @@ const ALL_SOURCES: readonly TokenSource[] = ['header', 'body', 'query'];
 
 export type FindUser = (userId: string, info: TokenInfo) => unknown;
 export type FindUserWithRequest = (req: BearerRequest, userId: string, info: TokenInfo) => unknown;
+
+/** Passport's callback style of `findUser`, as `@nestjs/passport` passes it (see `validate`). */
+export type VerifyUser = (userId: string, info: TokenInfo, done: VerifyDone) => void;
+export type VerifyUserWithRequest = (
+  req: BearerRequest,
+  userId: string,
+  info: TokenInfo,
+  done: VerifyDone,
+) => void;
+
+export type LegacyDone = (error: unknown, user?: unknown, info?: unknown) => void;
+/**
+ * The verify function of an older bearer setup: passport-http-bearer's callback form
+ * `(token, done)`, told apart by declaring `done`, or an async form returning the user.
+ */
+export type LegacyVerify =
+  | ((token: string, done: LegacyDone) => void)
+  | ((token: string) => unknown);
+export type LegacyVerifyWithRequest =
+  | ((req: BearerRequest, token: string, done: LegacyDone) => void)
+  | ((req: BearerRequest, token: string) => unknown);
 
 export interface RedisMultiTokenStrategyOptions extends TokenStoreOptions {
   /** The store to verify against. Default: a `TokenStore` built from the other options. */
@@ -51,6 +81,26 @@ export interface RedisMultiTokenStrategyOptions extends TokenStoreOptions {
    * @default false
    */
   trackRequestMeta?: boolean;
+  /**
+   * The verify function of the app's previous bearer setup, kept as a fallback while clients
+   * move over: a token that is not of this store's format and that Redis does not know goes
+   * to it, and a user it returns is accepted. A token imported and revoked since never
+   * reaches it. Takes the request first with `passReqToCallback`.
+   * @default undefined (no fallback)
+   */
+  legacyVerify?: LegacyVerify | LegacyVerifyWithRequest;
+  /**
+   * Imports each token `legacyVerify` accepts into Redis on its first use, for the user
+   * `legacyUserId` names; from then on it verifies from Redis alone. `true` gives it the
+   * store's `ttl`; `{ ttl }` a TTL of its own in seconds (`null` never expires).
+   * @default false
+   */
+  migrate?: boolean | MigrateOptions;
+  /**
+   * Reads the user id to import a legacy token under from the user `legacyVerify` returned.
+   * @default (user) => user.id
+   */
+  legacyUserId?: (user: unknown) => string | number;
 }
 
 const STORE_OPTION_KEYS = [
@@ -67,6 +117,7 @@ const STORE_OPTION_KEYS = [
   'secret',
   'tokenPrefix',
   'timeout',
+  'importedTokens',
 ] as const;
 
 type Extracted = { token: string } | 'missing' | 'invalid_request';
@@ -102,9 +153,18 @@ export class RedisMultiTokenStrategy extends BearerStrategy {
   readonly #scope: string[];
   readonly #sources: ReadonlySet<TokenSource>;
   readonly #trackRequestMeta: boolean;
+  readonly #legacy: LegacyFallback | undefined;
 
-  constructor(options?: RedisMultiTokenStrategyOptions) {
-    const opts = optionsArg('RedisMultiTokenStrategy options', options);
+  /**
+   * Takes the options and, in Passport's way, an optional verify callback in place of
+   * `findUser`: `(userId, info, done)`. `@nestjs/passport` passes one that calls `validate`.
+   */
+  constructor(
+    options?: RedisMultiTokenStrategyOptions | VerifyUser | VerifyUserWithRequest,
+    verifyUser?: VerifyUser | VerifyUserWithRequest,
+  ) {
+    const [given, callback] = typeof options === 'function' ? [{}, options] : [options, verifyUser];
+    const opts = optionsArg('RedisMultiTokenStrategy options', given);
     const realm = stringOption('realm', opts.realm, 'Users');
     const scope = scopeOption(opts.scope);
     let verify: (req: BearerRequest, token: string, done: VerifyDone) => void = () => {};
@@ -119,41 +179,83 @@ export class RedisMultiTokenStrategy extends BearerStrategy {
     this.#passReq = booleanArg('passReqToCallback', opts.passReqToCallback, false);
     this.#trackRequestMeta = booleanArg('trackRequestMeta', opts.trackRequestMeta, false);
     this.#sources = sourcesOption(opts.tokenSources);
-    this.#findUser = findUserOption(opts.findUser);
+    this.#findUser = findUserOption(opts.findUser, callback);
     this.store = storeOption(opts);
+    this.#legacy = legacyFallbackOption(opts, this.store, this.#passReq);
+  }
+
+  /** Requests accepted through `legacyVerify` since the strategy was made. */
+  get legacyCount(): number {
+    return this.#legacy?.accepted ?? 0;
+  }
+
+  /** Of those, the ones whose token `migrate` brought into Redis. */
+  get migratedCount(): number {
+    return this.#legacy?.migrated ?? 0;
   }
 
   /** Reads the token as RFC 6750 section 2 allows, then verifies it against the store. */
   override authenticate(req: BearerRequest): void {
-    const found = this.#extract(req);
+    const own = RedisMultiTokenStrategy.#own(this);
+    const found = own.#extract(req);
     if (found === 'missing') {
-      this.fail(this.#challenge(), 401);
+      this.fail(own.#challenge(), 401);
     } else if (found === 'invalid_request') {
-      this.fail(this.#challenge('invalid_request'), 400);
+      this.fail(own.#challenge('invalid_request'), 400);
     } else {
-      this.#verify(req, found.token, (err, user, info) => {
+      own.#verify(req, found.token, (err, user, info) => {
         if (err) this.error(err);
-        else if (!user) this.fail(this.#challenge('invalid_token'), 401);
+        else if (!user) this.fail(own.#challenge('invalid_token'), 401);
         else this.success(user, info);
       });
     }
   }
 
+  /**
+   * The strategy itself: Passport and @fastify/passport call `authenticate` on an
+   * `Object.create(strategy)`, which inherits methods but not private fields.
+   */
+  static #own(self: object): RedisMultiTokenStrategy {
+    for (
+      let target: object | null = self;
+      target !== null;
+      target = Object.getPrototypeOf(target)
+    ) {
+      if (#sources in target) return target as RedisMultiTokenStrategy;
+    }
+    throw new TypeError('authenticate called on something that is not a RedisMultiTokenStrategy');
+  }
+
   #verify(req: BearerRequest, token: string, done: VerifyDone): void {
     const context = this.#trackRequestMeta ? requestMeta(req) : undefined;
-    this.store
-      .verify(token, context)
-      .then(async (info) => {
-        if (info === null) return { user: false, info };
-        const user = this.#passReq
-          ? await (this.#findUser as FindUserWithRequest)(req, info.userId, info)
-          : await (this.#findUser as FindUser)(info.userId, info);
-        return { user, info };
-      })
-      .then(
-        ({ user, info }) => done(null, user ?? false, info),
-        (err: unknown) => done(err),
-      );
+    this.#check(req, token, context).then(
+      ({ user, info }) => done(null, user ?? false, info),
+      (err: unknown) => done(err),
+    );
+  }
+
+  async #check(
+    req: BearerRequest,
+    token: string,
+    context: VerifyContext | undefined,
+  ): Promise<LegacyOutcome> {
+    if (this.#legacy === undefined || token.startsWith(this.store.tokenPrefix)) {
+      const info = await this.store.verify(token, context);
+      return info === null ? { user: false } : this.#withUser(req, info);
+    }
+    const found = await this.store.lookupImported(token, context);
+    if (found.status === 'live') return this.#withUser(req, found.info);
+    if (found.status === 'revoked') return { user: false };
+    const outcome = await this.#legacy.verify(req, token, context);
+    if (outcome.user) debug('accepted a legacy token');
+    return outcome;
+  }
+
+  async #withUser(req: BearerRequest, info: TokenInfo): Promise<LegacyOutcome> {
+    const user = this.#passReq
+      ? await (this.#findUser as FindUserWithRequest)(req, info.userId, info)
+      : await (this.#findUser as FindUser)(info.userId, info);
+    return { user, info };
   }
 
   #extract(req: BearerRequest): Extracted {
@@ -222,11 +324,30 @@ function sourcesOption(value: unknown): ReadonlySet<TokenSource> {
   return new Set(value as TokenSource[]);
 }
 
-function findUserOption(value: unknown): FindUser | FindUserWithRequest {
+function findUserOption(value: unknown, callback: unknown): FindUser | FindUserWithRequest {
+  if (callback !== undefined) {
+    if (typeof callback !== 'function') {
+      throw new InvalidArgumentTypeError('the verify callback must be a function');
+    }
+    if (value !== undefined) {
+      throw new InvalidArgumentTypeError(
+        'pass findUser or a verify callback, not both (with @nestjs/passport, use validate)',
+      );
+    }
+    return fromCallback(callback as (...args: unknown[]) => void);
+  }
   if (value === undefined) return (userId: string) => ({ id: userId });
   if (typeof value !== 'function')
     throw new InvalidArgumentTypeError('findUser must be a function');
   return value as FindUser;
+}
+
+/** Turns a verify callback ending in `done` into a `findUser` that returns a promise. */
+function fromCallback(callback: (...args: unknown[]) => void): FindUserWithRequest {
+  return (...args: unknown[]) =>
+    new Promise((resolve, reject) => {
+      callback(...args, (err: unknown, user?: unknown) => (err ? reject(err) : resolve(user)));
+    });
 }
 
 function storeOption(opts: Record<string, unknown>): TokenStore {
