@@ -18,6 +18,7 @@ import {
   Catch,
   Controller,
   Delete,
+  type DynamicModule,
   type ExceptionFilter,
   Get,
   HttpCode,
@@ -126,21 +127,21 @@ export class RedisUnavailableFilter implements ExceptionFilter {
 }
 
 @Module({})
-export class AppModule {
-  /** The module, with the store the app (or a test) made. */
-  static withStore(store: TokenStore) {
-    return {
-      module: AppModule,
-      imports: [PassportModule],
-      controllers: [AuthController],
-      providers: [{ provide: TOKEN_STORE, useValue: store }, BearerStrategy],
-    };
-  }
+export class AppModule {}
+
+/** The app's module, with the store the app (or a test) made. */
+export function appModule(store: TokenStore): DynamicModule {
+  return {
+    module: AppModule,
+    imports: [PassportModule],
+    controllers: [AuthController],
+    providers: [{ provide: TOKEN_STORE, useValue: store }, BearerStrategy],
+  };
 }
 
 /** Builds the app on a store; the caller listens and, at the end, closes both. */
 export async function buildNestApp(store: TokenStore): Promise<INestApplication> {
-  const app = await NestFactory.create(AppModule.withStore(store), { logger: ['error', 'warn'] });
+  const app = await NestFactory.create(appModule(store), { logger: ['error', 'warn'] });
   app.useGlobalFilters(new RedisUnavailableFilter());
   return app;
 }

@@ -1,4 +1,4 @@
-export type { BearerRequest } from './bearer-base.js';
+export type { BearerRequest, VerifyDone } from './bearer-base.js';
 export {
   InvalidArgumentRangeError,
   InvalidArgumentTypeError,
