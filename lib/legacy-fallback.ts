@@ -1,6 +1,6 @@
 import createDebug from 'debug';
 import type { BearerRequest } from './bearer-base.js';
-import { InvalidArgumentTypeError } from './errors.js';
+import { InvalidArgumentRangeError, InvalidArgumentTypeError } from './errors.js';
 import type { TokenStore } from './token-store.js';
 import type { TokenInfo, VerifyContext } from './types.js';
 import { optionsArg, ttlArg, userIdArg } from './validate.js';
@@ -137,11 +137,15 @@ export function legacyFallbackOption(
   if (legacyUserId !== undefined && typeof legacyUserId !== 'function') {
     throw new InvalidArgumentTypeError('legacyUserId must be a function');
   }
+  const migration = migrateOption(migrate);
+  if (migration !== null && !store.importedTokens) {
+    throw new InvalidArgumentRangeError('migrate needs a store with importedTokens: true');
+  }
   return new LegacyFallback(
     store,
     legacyVerify as AnyVerify,
     passReq,
-    migrateOption(migrate),
+    migration,
     (legacyUserId as ((user: unknown) => unknown) | undefined) ?? defaultUserId,
   );
 }

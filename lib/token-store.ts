@@ -277,7 +277,9 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
 
   /**
    * Looks a token up. Returns `null` for any token that is malformed, unknown, expired or
-   * revoked, without saying which; a malformed one costs no Redis call.
+   * revoked, without saying which; a malformed one costs no Redis call. A token not of the
+   * store's format is looked up among the imported ones (see `import`; two round trips)
+   * unless `importedTokens` is `false`.
    *
    * @throws {RedisUnavailableError} when Redis does not answer within `timeout`
    */
@@ -440,7 +442,8 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
   }
 
   /**
-   * Revokes the token itself (a logout). Returns `false` when it was not live.
+   * Revokes the token itself (a logout), an imported one too. Returns `false` when it was not
+   * live.
    *
    * @throws {RedisUnavailableError} when Redis does not answer within `timeout`
    */

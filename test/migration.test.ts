@@ -150,6 +150,10 @@ describe('migrating an app from passport-http-bearer', function () {
     expect(
       () => new RedisMultiTokenStrategy({ store, legacyVerify: () => null, migrate: { ttl: 0 } }),
     ).to.throw(RangeError);
+    const plain = testStore({ importedTokens: false });
+    expect(
+      () => new RedisMultiTokenStrategy({ store: plain, legacyVerify: () => null, migrate: true }),
+    ).to.throw(/importedTokens/);
   });
 
   it('accepts but does not import a legacy user without a usable id', async () => {
