@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { RedisMultiTokenStrategy, type TokenStore } from '../lib/index.js';
-import { closeAll, testStore } from './helpers/index.js';
+import { RedisMultiTokenStrategy, TokenStore } from '../lib/index.js';
+import { closeAll, testStore, track } from './helpers/index.js';
 import { getMe, type LegacyApp, startLegacyApp } from './helpers/legacy-app.js';
 
 describe('migrating an app from passport-http-bearer', function () {
@@ -178,6 +178,51 @@ describe('migrating an app from passport-http-bearer', function () {
     expect((await getMe(app, token)).status).to.equal(200);
     const [listed] = await store.list('ann');
     expect(listed.scope).to.deep.equal(['read', 'write']);
+  });
+
+  it('passes the request first to both functions with passReqToCallback', async () => {
+    const token = app.addLegacyClient('ann');
+    const seen: string[] = [];
+    switchTo({
+      passReqToCallback: true,
+      findUser: (req: { headers: Record<string, unknown> }, userId: string) => {
+        seen.push(`findUser ${typeof req.headers} ${userId}`);
+        return app.users.get(userId);
+      },
+      legacyVerify: (
+        req: { headers: Record<string, unknown> },
+        t: string,
+        done: (err: unknown, user?: unknown) => void,
+      ) => {
+        seen.push(`legacy ${typeof req.headers}`);
+        app.legacyVerify(t, done);
+      },
+      migrate: true,
+    });
+
+    expect((await getMe(app, token)).status).to.equal(200);
+    expect((await getMe(app, token)).status).to.equal(200);
+    expect(seen).to.deep.equal(['legacy object', 'findUser object ann']);
+  });
+
+  it('fails closed with 503 and asks no legacy verify while Redis does not answer', async () => {
+    const token = app.addLegacyClient('ann');
+    let asked = 0;
+    const down = track(new TokenStore({ redis: 'redis://127.0.0.1:1', timeout: 300 }));
+    app.passport.use(
+      'bearer',
+      new RedisMultiTokenStrategy({
+        store: down,
+        legacyVerify: async () => {
+          asked++;
+          return { id: 'ann' };
+        },
+        migrate: true,
+      }),
+    );
+
+    expect((await getMe(app, token)).status).to.equal(503);
+    expect(asked).to.equal(0);
   });
 
   it('sends its own tokens never to the legacy verify', async () => {
