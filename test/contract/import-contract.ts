@@ -171,7 +171,7 @@ export function importContract(target: ContractTarget): void {
       expect(await allKeys(store.redis, store.keyPrefix)).to.deep.equal([]);
     });
 
-    it('stores neither the legacy token nor a long piece of it, and names none in events', async () => {
+    it('keeps no legacy token or long piece of one in Redis or in events', async () => {
       const store = makeStore();
       const tokens = [legacyToken(), legacyToken()];
       const events: unknown[] = [];
