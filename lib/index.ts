@@ -1,4 +1,4 @@
-export type { BearerRequest } from './bearer-base.js';
+export type { BearerRequest, VerifyDone } from './bearer-base.js';
 export {
   InvalidArgumentRangeError,
   InvalidArgumentTypeError,
@@ -10,19 +10,28 @@ export {
   type TokenStoreErrorCode,
   UnexpectedReplyError,
 } from './errors.js';
+export type { MigrateOptions } from './legacy-fallback.js';
 export { type RequireScopeOptions, requireScope, type ScopeMiddleware } from './require-scope.js';
 export {
   type FindUser,
   type FindUserWithRequest,
+  type LegacyDone,
+  type LegacyVerify,
+  type LegacyVerifyWithRequest,
   RedisMultiTokenStrategy,
   type RedisMultiTokenStrategyOptions,
   type RedisMultiTokenStrategyOptionsWithRequest,
   Strategy,
   type StrategyOwnOptions,
   type TokenSource,
+  type VerifyUser,
+  type VerifyUserWithRequest,
 } from './strategy.js';
 export { TokenStore, type TokenStoreOptions } from './token-store.js';
 export type {
+  ImportedLookup,
+  ImportOptions,
+  ImportResult,
   IssuedToken,
   IssueOptions,
   RedisConnection,

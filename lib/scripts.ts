@@ -8,6 +8,8 @@
  *                    d device, t own ttl (ms, -1 never), m meta (JSON), s scope,
  *                    ip / ua client of the last use; absent fields are empty
  *   B u:<userId>   hash: the user's index, token id -> device ('' when none)
+ * A token imported from an older setup also has a pointer in a slot of its own, named after
+ * its hash (see legacy-token.ts): it leads `verify` to the record, which is an ordinary one.
  *
  * A record expires through its own Redis TTL; the index expires with its longest-lived
  * token. Scripts derive B from KEYS[1], so an ioredis `keyPrefix` on the client is kept.
@@ -86,7 +88,7 @@ function script(body: string): string {
  * Returns {'collision'} when the id is taken, {'limit'} when the limit rejects (nothing
  *         written), else {'ok', first 0/1, created ms, ttl ms, revoked id, reason, ...}.
  */
-export const ISSUE = script(`
+const ISSUE_BODY = `
 local index, record = KEYS[1], KEYS[2]
 local user, device = ARGV[1], ARGV[3]
 local ttl, store_ttl = tonumber(ARGV[4]), tonumber(ARGV[8])
@@ -161,7 +163,39 @@ if ARGV[9] == '1' then
 end
 refresh_index_ttl(index, base)
 return out
-`);
+`;
+
+export const ISSUE = script(ISSUE_BODY);
+
+/*
+ * import: issue with a given hash, once per token and user
+ * KEYS and ARGV 1..13 as for issue (ARGV 2 the newest hash), then ARGV 14 the id the
+ * token's pointer names ('' none), 15.. every hash the token may be stored under.
+ * Returns {'exists', id, ttl ms} when the user already holds the token, {'revoked', id} when
+ *         the pointer names a record that is gone (nothing written), else as issue.
+ */
+export const IMPORT = script(`
+local ibase = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1] - 2)
+local function holds(id)
+  local r = redis.call('HMGET', token_key(ibase, id), 'u', 'h')
+  if r[1] ~= ARGV[1] then return false end
+  for i = 15, #ARGV do
+    if ARGV[i] == r[2] then return true end
+  end
+  return false
+end
+if ARGV[14] ~= '' then
+  if holds(ARGV[14]) then
+    return {'exists', ARGV[14], redis.call('PTTL', token_key(ibase, ARGV[14]))}
+  end
+  return {'revoked', ARGV[14]}
+end
+-- Without a pointer (a first import, or one whose pointer write was lost) look through the
+-- user's tokens, so that concurrent imports of one token converge on one record.
+for _, id in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if holds(id) then return {'exists', id, redis.call('PTTL', token_key(ibase, id))} end
+end
+${ISSUE_BODY}`);
 
 /*
  * verify
@@ -319,9 +353,40 @@ if changed then refresh_index_ttl(index, base) end
 return out
 `);
 
+/*
+ * readPointer
+ * KEYS[1] pointer of an imported token
+ * Returns {} when there is none, else {value, ttl ms (-1 never)}.
+ */
+export const READ_POINTER = `
+local value = redis.call('GET', KEYS[1])
+if not value then return {} end
+return {value, redis.call('PTTL', KEYS[1])}
+`;
+
+/*
+ * writePointer: sets or refreshes a pointer, unless it names another record
+ * KEYS[1] pointer
+ * ARGV    1 value, 2 ttl ms (-1 never)
+ * Returns 1 when written, 0 when the pointer names another record (nothing written).
+ */
+export const WRITE_POINTER = `
+local current = redis.call('GET', KEYS[1])
+if current and current ~= ARGV[1] then return 0 end
+if tonumber(ARGV[2]) < 0 then
+  redis.call('SET', KEYS[1], ARGV[1])
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+return 1
+`;
+
 /** The commands the store defines on its ioredis client, by name. */
 export const COMMANDS = {
   mtIssue: { lua: ISSUE, numberOfKeys: 2 },
+  mtImport: { lua: IMPORT, numberOfKeys: 2 },
+  mtReadPointer: { lua: READ_POINTER, numberOfKeys: 1 },
+  mtWritePointer: { lua: WRITE_POINTER, numberOfKeys: 1 },
   mtVerify: { lua: VERIFY, numberOfKeys: 1 },
   mtRevoke: { lua: REVOKE, numberOfKeys: 1 },
   mtRevokeById: { lua: REVOKE_BY_ID, numberOfKeys: 2 },

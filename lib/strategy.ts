@@ -1,9 +1,18 @@
+import createDebug from 'debug';
 import { type BearerRequest, BearerStrategy, type VerifyDone } from './bearer-base.js';
 import { bearerChallenge } from './challenge.js';
 import { InvalidArgumentRangeError, InvalidArgumentTypeError } from './errors.js';
+import {
+  type LegacyFallback,
+  type LegacyOutcome,
+  legacyFallbackOption,
+  type MigrateOptions,
+} from './legacy-fallback.js';
 import { TokenStore, type TokenStoreOptions } from './token-store.js';
-import type { TokenInfo } from './types.js';
+import type { TokenInfo, VerifyContext } from './types.js';
 import { booleanArg, optionsArg } from './validate.js';
+
+const debug = createDebug('passport-redis-multitokens:strategy');
 
 /** Where a bearer token may be read from (RFC 6750 section 2). */
 export type TokenSource = 'header' | 'body' | 'query';
@@ -13,26 +22,26 @@ const ALL_SOURCES: readonly TokenSource[] = ['header', 'body', 'query'];
 export type FindUser = (userId: string, info: TokenInfo) => unknown;
 export type FindUserWithRequest = (req: BearerRequest, userId: string, info: TokenInfo) => unknown;
 
-/** Options of {@link RedisMultiTokenStrategy}, with `findUser(userId, info)`. */
-export interface RedisMultiTokenStrategyOptions extends StrategyOwnOptions {
-  /**
-   * Turns a token's user id into the user for `req.user`; may be async. Return `null` or
-   * `false` to reject the token (a deleted or locked account).
-   * @default (userId) => ({ id: userId })
-   */
-  findUser?: FindUser;
-  /**
-   * Passes the request to `findUser` as its first argument.
-   * @default false
-   */
-  passReqToCallback?: false;
-}
+/** Passport's callback style of `findUser`, as `@nestjs/passport` passes it (see `validate`). */
+export type VerifyUser = (userId: string, info: TokenInfo, done: VerifyDone) => void;
+export type VerifyUserWithRequest = (
+  req: BearerRequest,
+  userId: string,
+  info: TokenInfo,
+  done: VerifyDone,
+) => void;
 
-/** Options of {@link RedisMultiTokenStrategy}, with `findUser(req, userId, info)`. */
-export interface RedisMultiTokenStrategyOptionsWithRequest extends StrategyOwnOptions {
-  findUser?: FindUserWithRequest;
-  passReqToCallback: true;
-}
+export type LegacyDone = (error: unknown, user?: unknown, info?: unknown) => void;
+/**
+ * The verify function of an older bearer setup: passport-http-bearer's callback form
+ * `(token, done)`, told apart by declaring `done`, or an async form returning the user.
+ */
+export type LegacyVerify =
+  | ((token: string, done: LegacyDone) => void)
+  | ((token: string) => unknown);
+export type LegacyVerifyWithRequest =
+  | ((req: BearerRequest, token: string, done: LegacyDone) => void)
+  | ((req: BearerRequest, token: string) => unknown);
 
 /** Options shared by both forms, and those of {@link TokenStore} when it builds its store. */
 export interface StrategyOwnOptions extends TokenStoreOptions {
@@ -62,6 +71,49 @@ export interface StrategyOwnOptions extends TokenStoreOptions {
    * @default false
    */
   trackRequestMeta?: boolean;
+  /**
+   * The verify function of the app's previous bearer setup, kept as a fallback while clients
+   * move over: a token that is not of this store's format and that Redis does not know goes
+   * to it, and a user it returns is accepted. A token imported and revoked since never
+   * reaches it. Takes the request first with `passReqToCallback`.
+   * @default undefined (no fallback)
+   */
+  legacyVerify?: LegacyVerify | LegacyVerifyWithRequest;
+  /**
+   * Imports each token `legacyVerify` accepts into Redis on its first use, for the user
+   * `legacyUserId` names; from then on it verifies from Redis alone. `true` gives it the
+   * store's `ttl`; `{ ttl }` a TTL of its own in seconds (`null` never expires).
+   * @default false
+   */
+  migrate?: boolean | MigrateOptions;
+  /**
+   * Reads the user id to import a legacy token under from the user `legacyVerify` returned.
+   * @default (user) => user.id
+   */
+  legacyUserId?: (user: unknown) => string | number;
+}
+
+/** Options of {@link RedisMultiTokenStrategy}, with `findUser(userId, info)`. */
+export interface RedisMultiTokenStrategyOptions extends StrategyOwnOptions {
+  /**
+   * Turns a token's user id into the user for `req.user`; may be async. Return `null` or
+   * `false` to reject the token (a deleted or locked account).
+   * @default (userId) => ({ id: userId })
+   */
+  findUser?: FindUser;
+  /**
+   * Passes the request to `findUser` (and `legacyVerify`) as its first argument.
+   * @default false
+   */
+  passReqToCallback?: false;
+  legacyVerify?: LegacyVerify;
+}
+
+/** Options of {@link RedisMultiTokenStrategy}, with `findUser(req, userId, info)`. */
+export interface RedisMultiTokenStrategyOptionsWithRequest extends StrategyOwnOptions {
+  findUser?: FindUserWithRequest;
+  passReqToCallback: true;
+  legacyVerify?: LegacyVerifyWithRequest;
 }
 
 const STORE_OPTION_KEYS = [
@@ -78,6 +130,7 @@ const STORE_OPTION_KEYS = [
   'secret',
   'tokenPrefix',
   'timeout',
+  'importedTokens',
 ] as const;
 
 interface StrategySettings {
@@ -87,6 +140,7 @@ interface StrategySettings {
   trackRequestMeta: boolean;
   sources: ReadonlySet<TokenSource>;
   findUser: FindUser | FindUserWithRequest;
+  legacy: LegacyFallback | undefined;
 }
 
 type Extracted = { token: string } | 'missing' | 'invalid_request';
@@ -116,16 +170,30 @@ export class RedisMultiTokenStrategy extends BearerStrategy {
   /** The token store, for login and logout handlers to issue and revoke with. */
   readonly store: TokenStore;
 
-  // Plain properties, not #private fields: passport calls authenticate() on
-  // Object.create(strategy), where #private fields are out of reach.
+  // Plain properties, not #private fields: Passport and @fastify/passport call
+  // authenticate() on Object.create(strategy), where #private fields are out of reach.
   private readonly settings: StrategySettings;
 
-  constructor(options?: RedisMultiTokenStrategyOptions);
-  constructor(options: RedisMultiTokenStrategyOptionsWithRequest);
+  /**
+   * Takes the options and, in Passport's way, an optional verify callback in place of
+   * `findUser`: `(userId, info, done)`. `@nestjs/passport` passes one that calls `validate`.
+   */
+  constructor(options?: RedisMultiTokenStrategyOptions, verifyUser?: VerifyUser);
   constructor(
-    options?: RedisMultiTokenStrategyOptions | RedisMultiTokenStrategyOptionsWithRequest,
+    options: RedisMultiTokenStrategyOptionsWithRequest,
+    verifyUser?: VerifyUserWithRequest,
+  );
+  constructor(verifyUser: VerifyUser);
+  constructor(
+    options?:
+      | RedisMultiTokenStrategyOptions
+      | RedisMultiTokenStrategyOptionsWithRequest
+      | VerifyUser
+      | VerifyUserWithRequest,
+    verifyUser?: VerifyUser | VerifyUserWithRequest,
   ) {
-    const opts = optionsArg('RedisMultiTokenStrategy options', options);
+    const [given, callback] = typeof options === 'function' ? [{}, options] : [options, verifyUser];
+    const opts = optionsArg('RedisMultiTokenStrategy options', given);
     const realm = stringOption('realm', opts.realm, 'Users');
     const scope = scopeOption(opts.scope);
     let verify: (req: BearerRequest, token: string, done: VerifyDone) => void = () => {};
@@ -135,15 +203,23 @@ export class RedisMultiTokenStrategy extends BearerStrategy {
     verify = (req, token, done) => this.verifyToken(req, token, done);
 
     this.name = stringOption('name', opts.name, 'bearer');
-    this.settings = {
-      realm,
-      scope,
-      passReq: booleanArg('passReqToCallback', opts.passReqToCallback, false),
-      trackRequestMeta: booleanArg('trackRequestMeta', opts.trackRequestMeta, false),
-      sources: sourcesOption(opts.tokenSources),
-      findUser: findUserOption(opts.findUser),
-    };
+    const passReq = booleanArg('passReqToCallback', opts.passReqToCallback, false);
+    const trackRequestMeta = booleanArg('trackRequestMeta', opts.trackRequestMeta, false);
+    const sources = sourcesOption(opts.tokenSources);
+    const findUser = findUserOption(opts.findUser, callback);
     this.store = storeOption(opts);
+    const legacy = legacyFallbackOption(opts, this.store, passReq);
+    this.settings = { realm, scope, passReq, trackRequestMeta, sources, findUser, legacy };
+  }
+
+  /** Requests accepted through `legacyVerify` since the strategy was made. */
+  get legacyCount(): number {
+    return this.settings.legacy?.accepted ?? 0;
+  }
+
+  /** Of those, the ones whose token `migrate` brought into Redis. */
+  get migratedCount(): number {
+    return this.settings.legacy?.migrated ?? 0;
   }
 
   /** Reads the token as RFC 6750 section 2 allows, then verifies it against the store. */
@@ -164,21 +240,39 @@ export class RedisMultiTokenStrategy extends BearerStrategy {
   }
 
   private verifyToken(req: BearerRequest, token: string, done: VerifyDone): void {
-    const { findUser, passReq } = this.settings;
     const context = this.settings.trackRequestMeta ? requestMeta(req) : undefined;
-    this.store
-      .verify(token, context)
-      .then(async (info) => {
-        if (info === null) return { user: false, info };
-        const user = passReq
-          ? await (findUser as FindUserWithRequest)(req, info.userId, info)
-          : await (findUser as FindUser)(info.userId, info);
-        return { user, info };
-      })
-      .then(
-        ({ user, info }) => done(null, user ?? false, info),
-        (err: unknown) => done(err),
-      );
+    this.check(req, token, context).then(
+      ({ user, info }) => done(null, user ?? false, info),
+      (err: unknown) => done(err),
+    );
+  }
+
+  private async check(
+    req: BearerRequest,
+    token: string,
+    context: VerifyContext | undefined,
+  ): Promise<LegacyOutcome> {
+    const { legacy } = this.settings;
+    if (legacy === undefined || token.startsWith(this.store.tokenPrefix)) {
+      const info = await this.store.verify(token, context);
+      return info === null ? { user: false } : this.withUser(req, info);
+    }
+    const found = this.store.importedTokens
+      ? await this.store.lookupImported(token, context)
+      : ({ status: 'unknown' } as const);
+    if (found.status === 'live') return this.withUser(req, found.info);
+    if (found.status === 'revoked') return { user: false };
+    const outcome = await legacy.verify(req, token, context);
+    if (outcome.user) debug('accepted a legacy token');
+    return outcome;
+  }
+
+  private async withUser(req: BearerRequest, info: TokenInfo): Promise<LegacyOutcome> {
+    const { findUser, passReq } = this.settings;
+    const user = passReq
+      ? await (findUser as FindUserWithRequest)(req, info.userId, info)
+      : await (findUser as FindUser)(info.userId, info);
+    return { user, info };
   }
 
   private extract(req: BearerRequest): Extracted {
@@ -248,11 +342,30 @@ function sourcesOption(value: unknown): ReadonlySet<TokenSource> {
   return new Set(value as TokenSource[]);
 }
 
-function findUserOption(value: unknown): FindUser | FindUserWithRequest {
+function findUserOption(value: unknown, callback: unknown): FindUser | FindUserWithRequest {
+  if (callback !== undefined) {
+    if (typeof callback !== 'function') {
+      throw new InvalidArgumentTypeError('the verify callback must be a function');
+    }
+    if (value !== undefined) {
+      throw new InvalidArgumentTypeError(
+        'pass findUser or a verify callback, not both (with @nestjs/passport, use validate)',
+      );
+    }
+    return fromCallback(callback as (...args: unknown[]) => void);
+  }
   if (value === undefined) return (userId: string) => ({ id: userId });
   if (typeof value !== 'function')
     throw new InvalidArgumentTypeError('findUser must be a function');
   return value as FindUser;
+}
+
+/** Turns a verify callback ending in `done` into a `findUser` that returns a promise. */
+function fromCallback(callback: (...args: unknown[]) => void): FindUserWithRequest {
+  return (...args: unknown[]) =>
+    new Promise((resolve, reject) => {
+      callback(...args, (err: unknown, user?: unknown) => (err ? reject(err) : resolve(user)));
+    });
 }
 
 function storeOption(opts: Record<string, unknown>): TokenStore {

@@ -10,6 +10,15 @@ import {
   TokenLimitError,
   UnexpectedReplyError,
 } from './errors.js';
+import {
+  formatRecordRef,
+  isLegacyShaped,
+  legacyTokenArg,
+  parseRecordRef,
+  pointerKey,
+  pointerTtl,
+  type RecordRef,
+} from './legacy-token.js';
 import { COMMANDS } from './scripts.js';
 import {
   DEFAULT_TOKEN_PREFIX,
@@ -22,6 +31,9 @@ import {
   userTag,
 } from './token-format.js';
 import type {
+  ImportedLookup,
+  ImportOptions,
+  ImportResult,
   IssuedToken,
   IssueOptions,
   RedisConnection,
@@ -124,6 +136,13 @@ export interface TokenStoreOptions {
    * @default 2000
    */
   timeout?: number;
+  /**
+   * Lets `verify` and `revoke` look up tokens brought in by `import` (any token not
+   * starting with `tokenPrefix`): one more round trip for them. Off, such tokens are
+   * rejected without a Redis call, as malformed ones. Turn it on while migrating.
+   * @default false
+   */
+  importedTokens?: boolean;
 }
 
 type Reply = Array<string | number>;
@@ -166,6 +185,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
   readonly onLimit: 'evict-oldest' | 'reject';
   readonly tokenPrefix: string;
   readonly timeout: number;
+  readonly importedTokens: boolean;
 
   readonly #ownsConnection: boolean;
   readonly #secrets: Buffer[] | undefined;
@@ -186,6 +206,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     this.onLimit = oneOf('onLimit', opts.onLimit, ['evict-oldest', 'reject'], 'evict-oldest');
     this.tokenPrefix = tokenPrefixArg(opts.tokenPrefix);
     this.timeout = positiveInteger('timeout', opts.timeout ?? 2000);
+    this.importedTokens = booleanArg('importedTokens', opts.importedTokens, false);
     this.#secrets = secretsArg(opts.secret);
 
     const redis = opts.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -256,7 +277,9 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
 
   /**
    * Looks a token up. Returns `null` for any token that is malformed, unknown, expired or
-   * revoked, without saying which; a malformed one costs no Redis call.
+   * revoked, without saying which; a malformed one costs no Redis call. A token not of the
+   * store's format is looked up among the imported ones (see `import`; two round trips)
+   * unless `importedTokens` is `false`.
    *
    * @throws {RedisUnavailableError} when Redis does not answer within `timeout`
    */
@@ -264,45 +287,173 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     if (this.#closed) throw new StoreClosedError();
     const parsed = parseToken(this.tokenPrefix, tokenArg(token));
     if (parsed === null) {
+      if (this.importedTokens && isLegacyShaped(token, this.tokenPrefix)) {
+        const found = await this.lookupImported(token, context);
+        if (found.status === 'unknown') this.#emitRejected('unknown', null);
+        return found.status === 'live' ? found.info : null;
+      }
       this.#emitRejected('malformed', null);
       return null;
     }
 
-    const reply = await this.#call('verify', 'mtVerify', [
-      this.#tokenKey(parsed.tag, parsed.id),
-      this.touchInterval * 1000,
-      flag(this.slidingTtl),
-      toMs(this.ttl),
-      this.maxLifetime === null ? 0 : this.maxLifetime * 1000,
-      context?.ip ?? '',
-      context?.userAgent?.slice(0, MAX_USER_AGENT_LENGTH) ?? '',
-      ...this.#hashes(token),
-    ]);
+    const reply = await this.#call(
+      'verify',
+      'mtVerify',
+      this.#verifyArgs(this.#tokenKey(parsed.tag, parsed.id), this.#hashes(token), context),
+    );
     if (reply[0] !== 1) {
       this.#emitRejected(reply[0] === -1 ? 'lifetime' : 'unknown', parsed.id);
       return null;
     }
 
-    const [, userId, device, created, used, expiresIn, meta, scope, ip, ua, now] = reply;
-    const info = tokenInfo(
-      parsed.id,
-      String(userId),
-      [device, created, used, expiresIn, meta, scope, ip, ua],
-      now,
-    );
+    const info = verifiedInfo(parsed.id, reply);
     if (this.listenerCount('verified') > 0)
       this.emit('verified', { id: info.id, userId: info.userId });
     return info;
   }
 
   /**
-   * Revokes the token itself (a logout). Returns `false` when it was not live.
+   * Brings a token of an older bearer setup (such as `passport-http-bearer` with a token
+   * table) into the store for a user, hashed like every other token. From then on `verify`
+   * accepts it from Redis alone, and `list`, `revokeById` and `revokeAll` treat it like any
+   * other. Importing the same token again keeps the one record; a token that was imported and
+   * has been revoked since stays revoked (`status: 'revoked'`) until its pointer expires.
+   *
+   * @throws {InvalidArgumentRangeError} for a token shorter than 8 or longer than 4096
+   *   characters, with whitespace or control characters, starting with `tokenPrefix`, or
+   *   already imported for another user; nothing is written
+   * @throws {TokenLimitError} at `maxTokensPerUser` when `onLimit` is `'reject'`
+   * @throws {RedisUnavailableError} when Redis does not answer within `timeout`
+   *
+   * @example
+   * Copy an old token table over, keeping each token's device:
+   * ```ts
+   * for (const row of await db.query('select user_id, token, device from api_tokens')) {
+   *   await store.import(row.user_id, row.token, { device: row.device ?? undefined })
+   * }
+   * ```
+   */
+  async import(
+    userId: string | number,
+    token: string,
+    options?: ImportOptions,
+  ): Promise<ImportResult> {
+    const user = userIdArg(userId);
+    const legacy = legacyTokenArg(token, this.tokenPrefix);
+    const opts = optionsArg('import options', options) as ImportOptions;
+    const device = deviceArg(opts.device);
+    const ttl = ttlArg('ttl', opts.ttl, this.ttl);
+    const meta = metaArg(opts.meta);
+    const scope = scopeArg(opts.scope);
+    const hashes = this.#hashes(legacy);
+    const found = await this.#readPointer(hashes);
+    if (found !== null && found.ref.userId !== user) throw importConflict();
+    const tag = userTag(user);
+    const index = this.#indexKey(tag, user);
+
+    for (let attempt = 0; attempt < ISSUE_ATTEMPTS; attempt++) {
+      const id = newTokenId();
+      const reply = await this.#call('import', 'mtImport', [
+        index,
+        this.#tokenKey(tag, id),
+        user,
+        hashes[0],
+        device ?? '',
+        toMs(ttl),
+        opts.ttl === undefined ? '0' : '1',
+        meta,
+        scope,
+        toMs(this.ttl),
+        // An import is no login: the user's other tokens keep their TTL.
+        '0',
+        flag(this.overwriteNullTtl),
+        this.maxLifetime === null ? 0 : this.maxLifetime * 1000,
+        this.maxTokensPerUser ?? 0,
+        this.onLimit,
+        found?.ref.id ?? '',
+        ...hashes,
+      ]);
+      const status = reply[0];
+      if (status === 'collision') continue;
+      if (status === 'limit') throw new TokenLimitError(this.maxTokensPerUser ?? 0);
+      if (status === 'revoked') return { id: String(reply[1]), status, expiresAt: null };
+      if (status === 'exists') {
+        const existing = String(reply[1]);
+        const ttlMs = Number(reply[2]);
+        await this.#pointTo(hashes[0], { tag, id: existing, userId: user }, ttlMs, null);
+        const expiresAt = ttlMs < 0 ? null : new Date(Date.now() + ttlMs);
+        return { id: existing, status, expiresAt };
+      }
+      if (status !== 'ok') throw new UnexpectedReplyError('import');
+
+      const [, , now, expiresIn] = reply as [string, number, number, number];
+      await this.#pointTo(hashes[0], { tag, id, userId: user }, Number(expiresIn), index);
+      for (let i = 4; i < reply.length; i += 2) {
+        this.#emitRevoked(String(reply[i]), user, reply[i + 1] as RevokeReason);
+      }
+      debug('imported %s for user %s', id, user);
+      this.emit('imported', { id, userId: user, device });
+      return { id, status: 'imported', expiresAt: expiryDate(now, expiresIn) };
+    }
+    throw new UnexpectedReplyError('token id collided three times');
+  }
+
+  /**
+   * Looks up a token that is not of the store's own format among the imported ones: its
+   * info when live, `'revoked'` when it was imported and its record is gone since, and
+   * `'unknown'` when it was never imported. Two round trips: the pointer, then the record.
+   * A legacy fallback must refuse `'revoked'` tokens, or a logout would not hold.
+   *
+   * @throws {RedisUnavailableError} when Redis does not answer within `timeout`
+   */
+  async lookupImported(token: string, context?: VerifyContext): Promise<ImportedLookup> {
+    const value = tokenArg(token);
+    if (!isLegacyShaped(value, this.tokenPrefix)) return { status: 'unknown' };
+    const hashes = this.#hashes(value);
+    const found = await this.#readPointer(hashes);
+    if (found === null) return { status: 'unknown' };
+
+    const { ref } = found;
+    const reply = await this.#call(
+      'verify',
+      'mtVerify',
+      this.#verifyArgs(this.#tokenKey(ref.tag, ref.id), hashes, context),
+    );
+    if (reply[0] !== 1) {
+      this.#emitRejected(reply[0] === -1 ? 'lifetime' : 'unknown', ref.id);
+      return { status: 'revoked' };
+    }
+    const info = verifiedInfo(ref.id, reply);
+
+    // The record's TTL may have grown (sliding expiry, a login elsewhere): the pointer must
+    // keep outliving it. A pointer under an older server key moves to the newest one.
+    const recordTtl = Number(reply[5]);
+    const wanted = pointerTtl(recordTtl, toMs(this.ttl));
+    const stale =
+      found.ttl >= 0 && (wanted < 0 || found.ttl < recordTtl + (wanted - recordTtl) / 2);
+    if (found.index > 0 || stale) {
+      await this.#pointTo(hashes[0], ref, recordTtl, null).catch((err: Error) => {
+        debug('pointer refresh of %s failed: %s', ref.id, err.message);
+      });
+    }
+
+    if (this.listenerCount('verified') > 0)
+      this.emit('verified', { id: info.id, userId: info.userId });
+    return { status: 'live', info };
+  }
+
+  /**
+   * Revokes the token itself (a logout), an imported one too. Returns `false` when it was not
+   * live.
    *
    * @throws {RedisUnavailableError} when Redis does not answer within `timeout`
    */
   async revoke(token: string): Promise<boolean> {
     if (this.#closed) throw new StoreClosedError();
-    const parsed = parseToken(this.tokenPrefix, tokenArg(token));
+    let parsed = parseToken(this.tokenPrefix, tokenArg(token));
+    if (parsed === null && this.importedTokens && isLegacyShaped(token, this.tokenPrefix)) {
+      parsed = (await this.#readPointer(this.#hashes(token)))?.ref ?? null;
+    }
     if (parsed === null) return false;
 
     const reply = await this.#call('revoke', 'mtRevoke', [
@@ -381,6 +532,66 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     ]);
     for (const id of ids) this.#emitRevoked(String(id), user, reason);
     return ids.length;
+  }
+
+  #verifyArgs(
+    record: string,
+    hashes: Buffer[],
+    context: VerifyContext | undefined,
+  ): Array<string | number | Buffer> {
+    return [
+      record,
+      this.touchInterval * 1000,
+      flag(this.slidingTtl),
+      toMs(this.ttl),
+      this.maxLifetime === null ? 0 : this.maxLifetime * 1000,
+      context?.ip ?? '',
+      context?.userAgent?.slice(0, MAX_USER_AGENT_LENGTH) ?? '',
+      ...hashes,
+    ];
+  }
+
+  /** The first pointer found among a token's candidate hashes, newest server key first. */
+  async #readPointer(
+    hashes: Buffer[],
+  ): Promise<{ ref: RecordRef; ttl: number; index: number } | null> {
+    const replies = await Promise.all(
+      hashes.map((hash) =>
+        this.#call('import lookup', 'mtReadPointer', [pointerKey(this.keyPrefix, hash)]),
+      ),
+    );
+    for (const [index, reply] of replies.entries()) {
+      const ref = parseRecordRef(reply.length === 2 ? String(reply[0]) : null);
+      if (ref !== null) return { ref, ttl: Number(reply[1]), index };
+    }
+    return null;
+  }
+
+  /**
+   * Points a token's hash at its record, for as long as `pointerTtl` says. When the pointer
+   * names another record (the token imported for another user at the same moment), a record
+   * just written under `index` is taken back and the import fails.
+   */
+  async #pointTo(
+    hash: Buffer,
+    ref: RecordRef,
+    recordTtl: number,
+    rollbackIndex: string | null,
+  ): Promise<void> {
+    const written = await this.#call('import', 'mtWritePointer', [
+      pointerKey(this.keyPrefix, hash),
+      formatRecordRef(ref),
+      pointerTtl(recordTtl, toMs(this.ttl)),
+    ]);
+    if (Number(written) === 1) return;
+    if (rollbackIndex !== null) {
+      await this.#call('import', 'mtRevokeById', [
+        rollbackIndex,
+        this.#tokenKey(ref.tag, ref.id),
+        ref.userId,
+      ]);
+    }
+    throw importConflict();
   }
 
   #tokenKey(tag: string, id: string): string {
@@ -524,6 +735,17 @@ function expiryDate(now: number | string, expiresIn: number | string): Date | nu
   return ms < 0 ? null : new Date(Number(now) + ms);
 }
 
+/** Builds a `TokenInfo` from a successful reply of the verify script. */
+function verifiedInfo(id: string, reply: Reply): TokenInfo {
+  const [, userId, device, created, used, expiresIn, meta, scope, ip, ua, now] = reply;
+  return tokenInfo(
+    id,
+    String(userId),
+    [device, created, used, expiresIn, meta, scope, ip, ua],
+    now,
+  );
+}
+
 /** Builds a `TokenInfo` from a script's fields: device, created, used, ttl, meta, scope, ip, ua. */
 function tokenInfo(id: string, userId: string, fields: Reply, now: number | string): TokenInfo {
   const [device, created, used, expiresIn, meta, scope, ip, ua] = fields.map(String);
@@ -539,4 +761,8 @@ function tokenInfo(id: string, userId: string, fields: Reply, now: number | stri
     lastIp: ip === '' ? null : ip,
     lastUserAgent: ua === '' ? null : ua,
   };
+}
+
+function importConflict(): InvalidArgumentRangeError {
+  return new InvalidArgumentRangeError('the token was already imported for another user');
 }

@@ -46,6 +46,41 @@ export interface IssuedToken {
   expiresAt: Date | null;
 }
 
+/** What `import` keeps with a token brought in from an older setup. */
+export interface ImportOptions {
+  /** The device the token belongs to, when known. Replaces that device's token, as `issue`. */
+  device?: string;
+  /** Seconds the imported token lives; `null` never expires. Default: the store's `ttl`. */
+  ttl?: number | null;
+  /** A small map of strings kept with the token. */
+  meta?: Record<string, string>;
+  /** RFC 6749 scope tokens the token grants. */
+  scope?: string[];
+}
+
+/**
+ * What `import` did: `'imported'` wrote a record; `'exists'` found the user already holding
+ * the token (nothing written); `'revoked'` found it imported before and revoked or expired
+ * since, and leaves it so.
+ */
+export interface ImportResult {
+  /** The public id of the token's record, for `list` and `revokeById`. */
+  id: string;
+  status: 'imported' | 'exists' | 'revoked';
+  /** `null` for a token that never expires, and for a revoked one. */
+  expiresAt: Date | null;
+}
+
+/**
+ * What the store knows of a token that is not of its own format: `'live'` with its info,
+ * `'revoked'` when it was imported and its record is gone (revoked, replaced or expired),
+ * `'unknown'` when it was never imported.
+ */
+export type ImportedLookup =
+  | { status: 'live'; info: TokenInfo }
+  | { status: 'revoked' }
+  | { status: 'unknown' };
+
 /** Request details the strategy passes to `verify` when it records request metadata. */
 export interface VerifyContext {
   ip?: string;
@@ -63,4 +98,11 @@ export interface TokenStoreEvents {
   verified: [event: { id: string; userId: string }];
   /** `id` is the id the presented token claims, when it was well-formed enough to have one. */
   rejected: [event: { reason: RejectReason; id: string | null }];
+  /** A token of an older setup was imported (`import`, or `migrate` on first use). */
+  imported: [event: { id: string; userId: string; device: string | null }];
+  /**
+   * The strategy accepted a token through its `legacyVerify` fallback. `migrated` says the
+   * token is in Redis now (`id` its record); `userId` is `null` when no id could be read.
+   */
+  legacy: [event: { userId: string | null; migrated: boolean; id: string | null }];
 }

@@ -16,7 +16,7 @@ export interface ContractTarget {
 }
 
 /** Scans every node of the connection for keys under a prefix. */
-async function allKeys(client: RedisConnection, prefix: string): Promise<string[]> {
+export async function allKeys(client: RedisConnection, prefix: string): Promise<string[]> {
   const nodes =
     'nodes' in client && typeof client.nodes === 'function' && client.isCluster
       ? client.nodes('master')
@@ -34,7 +34,7 @@ async function allKeys(client: RedisConnection, prefix: string): Promise<string[
 }
 
 /** The cluster hash tag of a key: what stands between its first `{` and the next `}`. */
-function hashTag(key: string): string {
+export function hashTag(key: string): string {
   const open = key.indexOf('{');
   const close = key.indexOf('}', open + 1);
   return key.slice(open + 1, close);
