@@ -14,11 +14,11 @@ import { COMMANDS } from './scripts.js';
 import {
   DEFAULT_TOKEN_PREFIX,
   formatToken,
-  hashToken,
   isTokenId,
   isTokenPrefix,
   newTokenId,
   parseToken,
+  storedHash,
   userTag,
 } from './token-format.js';
 import type {
@@ -128,6 +128,13 @@ export interface TokenStoreOptions {
 
 type Reply = Array<string | number>;
 
+/** A script call in flight, failed by the deadline timer when Redis stays silent. */
+interface PendingCall {
+  deadline: number;
+  operation: string;
+  reject: (err: Error) => void;
+}
+
 interface ScriptCommands {
   [name: string]: (...args: Array<string | number | Buffer>) => Promise<unknown>;
 }
@@ -170,6 +177,8 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
   readonly #ownsConnection: boolean;
   readonly #secrets: Buffer[] | undefined;
   readonly #commands: ScriptCommands;
+  readonly #pending = new Set<PendingCall>();
+  #deadlineTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options?: TokenStoreOptions) {
@@ -392,45 +401,66 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
   }
 
   /** The at-rest hashes a token may be stored under, newest server key first. */
-  #hashes(token: string): Buffer[] {
-    if (this.#secrets === undefined) return [hashToken(token)];
-    return this.#secrets.map((secret) => hashToken(token, secret));
+  #hashes(token: string): string[] {
+    if (this.#secrets === undefined) return [storedHash(token)];
+    return this.#secrets.map((secret) => storedHash(token, secret));
   }
 
   /** Runs one script within `timeout`; any failure of Redis becomes `RedisUnavailableError`. */
-  async #call(
+  #call(
     operation: string,
     command: keyof typeof COMMANDS,
     args: Array<string | number | Buffer>,
   ): Promise<Reply> {
-    if (this.#closed) throw new StoreClosedError();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        debug('%s: no answer within %d ms', operation, this.timeout);
-        reject(
-          new RedisUnavailableError(`Redis did not answer ${operation} within ${this.timeout} ms`),
-        );
-      }, this.timeout);
+    if (this.#closed) return Promise.reject(new StoreClosedError());
+    return new Promise<Reply>((resolve, reject) => {
+      const pending = { deadline: performance.now() + this.timeout, operation, reject };
+      this.#pending.add(pending);
+      if (this.#deadlineTimer === undefined) this.#armDeadlines(this.timeout);
+      this.#commands[COMMAND_NAMES[command]](...args).then(
+        (reply) => {
+          if (!this.#pending.delete(pending)) return;
+          if (Array.isArray(reply)) resolve(reply as Reply);
+          else if (typeof reply === 'number') resolve([reply]);
+          else reject(new UnexpectedReplyError(operation));
+        },
+        (err: Error) => {
+          if (!this.#pending.delete(pending)) return;
+          debug('%s failed: %s', operation, err.message);
+          reject(
+            new RedisUnavailableError(`Redis failed during ${operation}: ${err.message}`, {
+              cause: err,
+            }),
+          );
+        },
+      );
     });
-    const call = this.#commands[COMMAND_NAMES[command]](...args).then(
-      (reply) => {
-        if (!Array.isArray(reply) && typeof reply !== 'number') {
-          throw new UnexpectedReplyError(operation);
-        }
-        return (Array.isArray(reply) ? reply : [reply]) as Reply;
-      },
-      (err: Error) => {
-        debug('%s failed: %s', operation, err.message);
-        throw new RedisUnavailableError(`Redis failed during ${operation}: ${err.message}`, {
-          cause: err,
-        });
-      },
-    );
-    try {
-      return await Promise.race([call, deadline]);
-    } finally {
-      clearTimeout(timer);
+  }
+
+  /*
+   * One timer serves every call in flight instead of one timer per call. Calls share one
+   * `timeout`, so they reach their deadlines in the order they started: the timer fails the
+   * overdue ones at the head of the set and sleeps until the next deadline.
+   */
+  #armDeadlines(delay: number): void {
+    this.#deadlineTimer = setTimeout(() => this.#failOverdue(), delay);
+  }
+
+  #failOverdue(): void {
+    this.#deadlineTimer = undefined;
+    const now = performance.now();
+    for (const pending of this.#pending) {
+      if (pending.deadline > now) {
+        this.#armDeadlines(pending.deadline - now);
+        return;
+      }
+      this.#pending.delete(pending);
+      debug('%s: no answer within %d ms', pending.operation, this.timeout);
+      pending.reject(
+        new RedisUnavailableError(
+          `Redis did not answer ${pending.operation} within ${this.timeout} ms`,
+        ),
+      );
     }
   }
 
