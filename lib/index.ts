@@ -32,3 +32,4 @@ export type {
   TokenStoreEvents,
   VerifyContext,
 } from './types.js';
+export type { VerifyCacheOptions, VerifyCacheStats } from './verify-cache.js';

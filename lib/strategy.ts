@@ -78,6 +78,7 @@ const STORE_OPTION_KEYS = [
   'secret',
   'tokenPrefix',
   'timeout',
+  'cache',
 ] as const;
 
 interface StrategySettings {

@@ -43,6 +43,7 @@ import {
   ttlArg,
   userIdArg,
 } from './validate.js';
+import { VerifyCache, type VerifyCacheOptions, type VerifyCacheStats } from './verify-cache.js';
 
 const debug = createDebug('passport-redis-multitokens:store');
 
@@ -124,6 +125,14 @@ export interface TokenStoreOptions {
    * @default 2000
    */
   timeout?: number;
+  /**
+   * Keeps recently verified tokens in this process, so that a repeated `verify` needs no
+   * Redis call. Redis tells every process at once when a cached token changes (revoked,
+   * replaced, touched): a revocation still takes effect everywhere within milliseconds.
+   * Needs one more connection; not available on a Redis Cluster yet. `true` is `{}`.
+   * @default false
+   */
+  cache?: boolean | VerifyCacheOptions;
 }
 
 type Reply = Array<string | number>;
@@ -177,6 +186,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
   readonly #ownsConnection: boolean;
   readonly #secrets: Buffer[] | undefined;
   readonly #commands: ScriptCommands;
+  readonly #cache: VerifyCache | undefined;
   readonly #pending = new Set<PendingCall>();
   #deadlineTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -196,6 +206,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     this.tokenPrefix = tokenPrefixArg(opts.tokenPrefix);
     this.timeout = positiveInteger('timeout', opts.timeout ?? 2000);
     this.#secrets = secretsArg(opts.secret);
+    const cache = cacheArg(opts.cache);
 
     const redis = opts.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
     if (typeof redis === 'string') {
@@ -208,6 +219,13 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
       throw new InvalidArgumentTypeError('redis must be an ioredis Redis or Cluster, or a URL');
     }
     this.#commands = defineCommands(this.redis);
+    if (cache !== null) {
+      if (this.redis.isCluster) {
+        throw new InvalidArgumentRangeError('cache does not work on a Redis Cluster yet');
+      }
+      const redis = this.redis as Redis;
+      this.#cache = new VerifyCache(redis, this.keyPrefix, cache.maxEntries, this.timeout);
+    }
   }
 
   /**
@@ -277,17 +295,31 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
       return null;
     }
 
-    const reply = await this.#call('verify', 'mtVerify', [
-      this.#tokenKey(parsed.tag, parsed.id),
-      this.touchInterval * 1000,
-      flag(this.slidingTtl),
-      toMs(this.ttl),
-      this.maxLifetime === null ? 0 : this.maxLifetime * 1000,
-      context?.ip ?? '',
-      context?.userAgent?.slice(0, MAX_USER_AGENT_LENGTH) ?? '',
-      ...this.#hashes(token),
-    ]);
+    const key = this.#tokenKey(parsed.tag, parsed.id);
+    const hashes = this.#hashes(token);
+    const cache = this.#cache;
+    const cached = cache?.get(key, hashes[0]);
+    if (cached !== undefined) return this.#verified(cached);
+
+    const ticket = cache?.begin(key);
+    let reply: Reply;
+    try {
+      reply = await this.#call('verify', 'mtVerify', [
+        key,
+        this.touchInterval * 1000,
+        flag(this.slidingTtl),
+        toMs(this.ttl),
+        this.maxLifetime === null ? 0 : this.maxLifetime * 1000,
+        context?.ip ?? '',
+        context?.userAgent?.slice(0, MAX_USER_AGENT_LENGTH) ?? '',
+        ...hashes,
+      ]);
+    } catch (err) {
+      if (ticket !== undefined) cache?.settle(ticket, hashes[0], null, 0);
+      throw err;
+    }
     if (reply[0] !== 1) {
+      if (ticket !== undefined) cache?.settle(ticket, hashes[0], null, 0);
       this.#emitRejected(reply[0] === -1 ? 'lifetime' : 'unknown', parsed.id);
       return null;
     }
@@ -299,9 +331,18 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
       [device, created, used, expiresIn, meta, scope, ip, ua],
       now,
     );
-    if (this.listenerCount('verified') > 0)
-      this.emit('verified', { id: info.id, userId: info.userId });
-    return info;
+    if (ticket !== undefined) {
+      cache?.settle(ticket, hashes[0], info, this.#freshFor(reply));
+    }
+    return this.#verified(info);
+  }
+
+  /**
+   * What the local cache reports: entries, hits, misses and whether its invalidation link
+   * is up; `null` when the store has no cache.
+   */
+  cacheStats(): VerifyCacheStats | null {
+    return this.#cache?.stats() ?? null;
   }
 
   /**
@@ -379,6 +420,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#cache?.close();
     if (this.#ownsConnection) await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
@@ -464,7 +506,27 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     }
   }
 
+  #verified(info: TokenInfo): TokenInfo {
+    if (this.listenerCount('verified') > 0) {
+      this.emit('verified', { id: info.id, userId: info.userId });
+    }
+    return info;
+  }
+
+  /**
+   * How long a verify's answer may be served from the cache: until the token expires, ends
+   * its lifetime, or is due its next `lastUsedAt` write (and sliding-expiry push).
+   */
+  #freshFor(reply: Reply): number {
+    const [created, used, expiresIn, now] = [3, 4, 5, 10].map((i) => Number(reply[i]));
+    let fresh = this.touchInterval * 1000 - (now - used);
+    if (expiresIn >= 0) fresh = Math.min(fresh, expiresIn);
+    if (this.maxLifetime !== null) fresh = Math.min(fresh, created + this.maxLifetime * 1000 - now);
+    return fresh;
+  }
+
   #emitRevoked(id: string, userId: string, reason: RevokeReason): void {
+    this.#cache?.forget(this.#tokenKey(userTag(userId), id));
     debug('revoked %s of user %s (%s)', id, userId, reason);
     this.emit('revoked', { id, userId, reason });
   }
@@ -503,6 +565,13 @@ function defineCommands(redis: RedisConnection): ScriptCommands {
     if (typeof commands[fullName] !== 'function') redis.defineCommand(fullName, definition);
   }
   return commands;
+}
+
+function cacheArg(value: unknown): Required<VerifyCacheOptions> | null {
+  if (value === undefined || value === false) return null;
+  if (value === true) return { maxEntries: 10_000 };
+  const opts = optionsArg('cache', value) as VerifyCacheOptions;
+  return { maxEntries: positiveInteger('cache.maxEntries', opts.maxEntries ?? 10_000) };
 }
 
 function keyPrefixArg(value: unknown): string {
