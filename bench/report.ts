@@ -31,7 +31,9 @@ export function table(rows: Row[]): string {
     row.target ?? '',
     row.met === undefined ? '' : row.met ? 'yes' : 'NO',
   ]);
-  const widths = header.map((title, i) => Math.max(title.length, ...lines.map((l) => l[i].length)));
+  const widths = header.map((title, i) =>
+    Math.max(3, title.length, ...lines.map((l) => l[i].length)),
+  );
   const format = (cells: string[]) =>
     `| ${cells.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`;
   return [format(header), format(widths.map((w) => '-'.repeat(w))), ...lines.map(format)].join(
