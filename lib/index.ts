@@ -41,3 +41,4 @@ export type {
   TokenStoreEvents,
   VerifyContext,
 } from './types.js';
+export type { VerifyCacheOptions, VerifyCacheStats } from './verify-cache.js';

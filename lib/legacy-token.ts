@@ -54,9 +54,8 @@ export function legacyTokenArg(value: unknown, tokenPrefix: string): string {
   return value;
 }
 
-/** The pointer key of a legacy token, from one of its at-rest hashes. */
-export function pointerKey(keyPrefix: string, hash: Buffer): string {
-  const text = hash.toString('base64url');
+/** The pointer key of a legacy token, from one of its at-rest hashes (base64url text). */
+export function pointerKey(keyPrefix: string, text: string): string {
   return `${keyPrefix}{${text.slice(0, POINTER_TAG_LENGTH)}}:l:${text.slice(POINTER_TAG_LENGTH)}`;
 }
 

@@ -4,10 +4,12 @@
  *
  * Key layout (B is `<keyPrefix>{<tag>}:`, the tag shared by all keys of one user):
  *   B t:<id>       hash: the token record
- *                    u user id, h at-rest hash, c created (ms), l last used (ms),
+ *                    u user id, h at-rest hash (32 base64url characters), c created (ms),
+ *                    l last used (ms; absent until the first recorded use, read as c),
  *                    d device, t own ttl (ms, -1 never), m meta (JSON), s scope,
  *                    ip / ua client of the last use; absent fields are empty
- *   B u:<userId>   hash: the user's index, token id -> device ('' when none)
+ *   B u:<userId>   hash: the user's index, token id -> '' (the device lives in the record
+ *                    only, so that no byte is kept twice)
  * A token imported from an older setup also has a pointer in a slot of its own, named after
  * its hash (see legacy-token.ts): it leads `verify` to the record, which is an ordinary one.
  *
@@ -100,18 +102,16 @@ local now = now_ms()
 
 -- Sort the index into stale entries, tokens past their lifetime, replaced and live ones.
 local stale, gone, replaced, live = {}, {}, {}, {}
-local entries = redis.call('HGETALL', index)
-for i = 1, #entries, 2 do
-  local id, dev = entries[i], entries[i + 1]
-  local r = read_owned(base, id, user, 'c', 'l')
+for _, id in ipairs(redis.call('HKEYS', index)) do
+  local r = read_owned(base, id, user, 'c', 'l', 'd')
   if not r then
     stale[#stale + 1] = id
   elseif past_lifetime(r[2], lifetime, now) then
     gone[#gone + 1] = id
-  elseif device ~= '' and dev == device then
+  elseif device ~= '' and r[4] == device then
     replaced[#replaced + 1] = id
   else
-    live[#live + 1] = {id = id, created = r[2], used = tonumber(r[3])}
+    live[#live + 1] = {id = id, created = r[2], used = tonumber(r[3] or r[2])}
   end
 end
 
@@ -142,7 +142,7 @@ for _, id in ipairs(evicted) do
   out[#out + 1] = 'limit'
 end
 
-local fields = {'u', user, 'h', ARGV[2], 'c', now, 'l', now}
+local fields = {'u', user, 'h', ARGV[2], 'c', now}
 if device ~= '' then fields[#fields + 1] = 'd'; fields[#fields + 1] = device end
 if ARGV[5] == '1' then fields[#fields + 1] = 't'; fields[#fields + 1] = ttl end
 if ARGV[6] ~= '' then fields[#fields + 1] = 'm'; fields[#fields + 1] = ARGV[6] end
@@ -151,7 +151,7 @@ redis.call('HSET', record, unpack(fields))
 local own_ttl = capped_ttl(ttl, now, lifetime, now)
 if own_ttl >= 0 then redis.call('PEXPIRE', record, own_ttl) end
 out[4] = own_ttl
-redis.call('HSET', index, string.sub(record, #base + 3), device)
+redis.call('HSET', index, string.sub(record, #base + 3), '')
 
 if ARGV[9] == '1' then
   for _, token in ipairs(live) do
@@ -231,7 +231,7 @@ end
 -- Matched under an older server key: rewrite the hash under the newest one.
 if matched > 7 then redis.call('HSET', record, 'h', ARGV[7]) end
 
-local used = tonumber(r[5])
+local used = tonumber(r[5] or r[4])
 local ttl = redis.call('PTTL', record)
 if now - used >= tonumber(ARGV[1]) then
   used = now
@@ -341,7 +341,7 @@ for _, id in ipairs(redis.call('HKEYS', index)) do
     out[#out + 1] = id
     out[#out + 1] = r[4] or ''
     out[#out + 1] = r[2]
-    out[#out + 1] = r[3]
+    out[#out + 1] = r[3] or r[2]
     out[#out + 1] = redis.call('PTTL', key)
     out[#out + 1] = r[5] or ''
     out[#out + 1] = r[6] or ''

@@ -131,6 +131,7 @@ const STORE_OPTION_KEYS = [
   'tokenPrefix',
   'timeout',
   'importedTokens',
+  'cache',
 ] as const;
 
 interface StrategySettings {

@@ -23,11 +23,11 @@ import { COMMANDS } from './scripts.js';
 import {
   DEFAULT_TOKEN_PREFIX,
   formatToken,
-  hashToken,
   isTokenId,
   isTokenPrefix,
   newTokenId,
   parseToken,
+  storedHash,
   userTag,
 } from './token-format.js';
 import type {
@@ -55,6 +55,7 @@ import {
   ttlArg,
   userIdArg,
 } from './validate.js';
+import { VerifyCache, type VerifyCacheOptions, type VerifyCacheStats } from './verify-cache.js';
 
 const debug = createDebug('passport-redis-multitokens:store');
 
@@ -143,9 +144,24 @@ export interface TokenStoreOptions {
    * @default false
    */
   importedTokens?: boolean;
+  /**
+   * Keeps recently verified tokens in this process, so that a repeated `verify` needs no
+   * Redis call. Redis tells every process at once when a cached token changes (revoked,
+   * replaced, touched): a revocation still takes effect everywhere within milliseconds.
+   * Needs one more connection; not available on a Redis Cluster yet. `true` is `{}`.
+   * @default false
+   */
+  cache?: boolean | VerifyCacheOptions;
 }
 
 type Reply = Array<string | number>;
+
+/** A script call in flight, failed by the deadline timer when Redis stays silent. */
+interface PendingCall {
+  deadline: number;
+  operation: string;
+  reject: (err: Error) => void;
+}
 
 interface ScriptCommands {
   [name: string]: (...args: Array<string | number | Buffer>) => Promise<unknown>;
@@ -190,6 +206,9 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
   readonly #ownsConnection: boolean;
   readonly #secrets: Buffer[] | undefined;
   readonly #commands: ScriptCommands;
+  readonly #cache: VerifyCache | undefined;
+  readonly #pending = new Set<PendingCall>();
+  #deadlineTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options?: TokenStoreOptions) {
@@ -208,6 +227,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     this.timeout = positiveInteger('timeout', opts.timeout ?? 2000);
     this.importedTokens = booleanArg('importedTokens', opts.importedTokens, false);
     this.#secrets = secretsArg(opts.secret);
+    const cache = cacheArg(opts.cache);
 
     const redis = opts.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
     if (typeof redis === 'string') {
@@ -220,6 +240,13 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
       throw new InvalidArgumentTypeError('redis must be an ioredis Redis or Cluster, or a URL');
     }
     this.#commands = defineCommands(this.redis);
+    if (cache !== null) {
+      if (this.redis.isCluster) {
+        throw new InvalidArgumentRangeError('cache does not work on a Redis Cluster yet');
+      }
+      const redis = this.redis as Redis;
+      this.#cache = new VerifyCache(redis, this.keyPrefix, cache.maxEntries, this.timeout);
+    }
   }
 
   /**
@@ -296,20 +323,39 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
       return null;
     }
 
-    const reply = await this.#call(
-      'verify',
-      'mtVerify',
-      this.#verifyArgs(this.#tokenKey(parsed.tag, parsed.id), this.#hashes(token), context),
-    );
+    const key = this.#tokenKey(parsed.tag, parsed.id);
+    const hashes = this.#hashes(token);
+    const cache = this.#cache;
+    const cached = cache?.get(key, hashes[0]);
+    if (cached !== undefined) return this.#verified(cached);
+
+    const ticket = cache?.begin(key);
+    let reply: Reply;
+    try {
+      reply = await this.#call('verify', 'mtVerify', this.#verifyArgs(key, hashes, context));
+    } catch (err) {
+      if (ticket !== undefined) cache?.settle(ticket, hashes[0], null, 0);
+      throw err;
+    }
     if (reply[0] !== 1) {
+      if (ticket !== undefined) cache?.settle(ticket, hashes[0], null, 0);
       this.#emitRejected(reply[0] === -1 ? 'lifetime' : 'unknown', parsed.id);
       return null;
     }
 
     const info = verifiedInfo(parsed.id, reply);
-    if (this.listenerCount('verified') > 0)
-      this.emit('verified', { id: info.id, userId: info.userId });
-    return info;
+    if (ticket !== undefined) {
+      cache?.settle(ticket, hashes[0], info, this.#freshFor(reply));
+    }
+    return this.#verified(info);
+  }
+
+  /**
+   * What the local cache reports: entries, hits, misses and whether its invalidation link
+   * is up; `null` when the store has no cache.
+   */
+  cacheStats(): VerifyCacheStats | null {
+    return this.#cache?.stats() ?? null;
   }
 
   /**
@@ -521,6 +567,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#cache?.close();
     if (this.#ownsConnection) await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
@@ -536,7 +583,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
 
   #verifyArgs(
     record: string,
-    hashes: Buffer[],
+    hashes: string[],
     context: VerifyContext | undefined,
   ): Array<string | number | Buffer> {
     return [
@@ -553,7 +600,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
 
   /** The first pointer found among a token's candidate hashes, newest server key first. */
   async #readPointer(
-    hashes: Buffer[],
+    hashes: string[],
   ): Promise<{ ref: RecordRef; ttl: number; index: number } | null> {
     const replies = await Promise.all(
       hashes.map((hash) =>
@@ -573,7 +620,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
    * just written under `index` is taken back and the import fails.
    */
   async #pointTo(
-    hash: Buffer,
+    hash: string,
     ref: RecordRef,
     recordTtl: number,
     rollbackIndex: string | null,
@@ -603,49 +650,90 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
   }
 
   /** The at-rest hashes a token may be stored under, newest server key first. */
-  #hashes(token: string): Buffer[] {
-    if (this.#secrets === undefined) return [hashToken(token)];
-    return this.#secrets.map((secret) => hashToken(token, secret));
+  #hashes(token: string): string[] {
+    if (this.#secrets === undefined) return [storedHash(token)];
+    return this.#secrets.map((secret) => storedHash(token, secret));
   }
 
   /** Runs one script within `timeout`; any failure of Redis becomes `RedisUnavailableError`. */
-  async #call(
+  #call(
     operation: string,
     command: keyof typeof COMMANDS,
     args: Array<string | number | Buffer>,
   ): Promise<Reply> {
-    if (this.#closed) throw new StoreClosedError();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        debug('%s: no answer within %d ms', operation, this.timeout);
-        reject(
-          new RedisUnavailableError(`Redis did not answer ${operation} within ${this.timeout} ms`),
-        );
-      }, this.timeout);
+    if (this.#closed) return Promise.reject(new StoreClosedError());
+    return new Promise<Reply>((resolve, reject) => {
+      const pending = { deadline: performance.now() + this.timeout, operation, reject };
+      this.#pending.add(pending);
+      if (this.#deadlineTimer === undefined) this.#armDeadlines(this.timeout);
+      this.#commands[COMMAND_NAMES[command]](...args).then(
+        (reply) => {
+          if (!this.#pending.delete(pending)) return;
+          if (Array.isArray(reply)) resolve(reply as Reply);
+          else if (typeof reply === 'number') resolve([reply]);
+          else reject(new UnexpectedReplyError(operation));
+        },
+        (err: Error) => {
+          if (!this.#pending.delete(pending)) return;
+          debug('%s failed: %s', operation, err.message);
+          reject(
+            new RedisUnavailableError(`Redis failed during ${operation}: ${err.message}`, {
+              cause: err,
+            }),
+          );
+        },
+      );
     });
-    const call = this.#commands[COMMAND_NAMES[command]](...args).then(
-      (reply) => {
-        if (!Array.isArray(reply) && typeof reply !== 'number') {
-          throw new UnexpectedReplyError(operation);
-        }
-        return (Array.isArray(reply) ? reply : [reply]) as Reply;
-      },
-      (err: Error) => {
-        debug('%s failed: %s', operation, err.message);
-        throw new RedisUnavailableError(`Redis failed during ${operation}: ${err.message}`, {
-          cause: err,
-        });
-      },
-    );
-    try {
-      return await Promise.race([call, deadline]);
-    } finally {
-      clearTimeout(timer);
+  }
+
+  /*
+   * One timer serves every call in flight instead of one timer per call. Calls share one
+   * `timeout`, so they reach their deadlines in the order they started: the timer fails the
+   * overdue ones at the head of the set and sleeps until the next deadline.
+   */
+  #armDeadlines(delay: number): void {
+    this.#deadlineTimer = setTimeout(() => this.#failOverdue(), delay);
+  }
+
+  #failOverdue(): void {
+    this.#deadlineTimer = undefined;
+    const now = performance.now();
+    for (const pending of this.#pending) {
+      if (pending.deadline > now) {
+        this.#armDeadlines(pending.deadline - now);
+        return;
+      }
+      this.#pending.delete(pending);
+      debug('%s: no answer within %d ms', pending.operation, this.timeout);
+      pending.reject(
+        new RedisUnavailableError(
+          `Redis did not answer ${pending.operation} within ${this.timeout} ms`,
+        ),
+      );
     }
   }
 
+  #verified(info: TokenInfo): TokenInfo {
+    if (this.listenerCount('verified') > 0) {
+      this.emit('verified', { id: info.id, userId: info.userId });
+    }
+    return info;
+  }
+
+  /**
+   * How long a verify's answer may be served from the cache: until the token expires, ends
+   * its lifetime, or is due its next `lastUsedAt` write (and sliding-expiry push).
+   */
+  #freshFor(reply: Reply): number {
+    const [created, used, expiresIn, now] = [3, 4, 5, 10].map((i) => Number(reply[i]));
+    let fresh = this.touchInterval * 1000 - (now - used);
+    if (expiresIn >= 0) fresh = Math.min(fresh, expiresIn);
+    if (this.maxLifetime !== null) fresh = Math.min(fresh, created + this.maxLifetime * 1000 - now);
+    return fresh;
+  }
+
   #emitRevoked(id: string, userId: string, reason: RevokeReason): void {
+    this.#cache?.forget(this.#tokenKey(userTag(userId), id));
     debug('revoked %s of user %s (%s)', id, userId, reason);
     this.emit('revoked', { id, userId, reason });
   }
@@ -684,6 +772,13 @@ function defineCommands(redis: RedisConnection): ScriptCommands {
     if (typeof commands[fullName] !== 'function') redis.defineCommand(fullName, definition);
   }
   return commands;
+}
+
+function cacheArg(value: unknown): Required<VerifyCacheOptions> | null {
+  if (value === undefined || value === false) return null;
+  if (value === true) return { maxEntries: 10_000 };
+  const opts = optionsArg('cache', value) as VerifyCacheOptions;
+  return { maxEntries: positiveInteger('cache.maxEntries', opts.maxEntries ?? 10_000) };
 }
 
 function keyPrefixArg(value: unknown): string {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { TokenStore, type TokenStoreOptions } from '../../lib/index.js';
+import { waitFor } from './redis-server.js';
 
 /** The URL of the redis-server the test run started (see hooks.ts). */
 export function testRedisUrl(): string {
@@ -49,4 +50,11 @@ export async function keysUnder(client: Redis, prefix: string): Promise<string[]
     cursor = next;
   } while (cursor !== '0');
   return keys.sort();
+}
+
+/** A store with the local verify cache on, once its invalidation link is up. */
+export async function cachedTestStore(options: TokenStoreOptions = {}): Promise<TokenStore> {
+  const store = testStore({ cache: true, ...options });
+  await waitFor('the cache to track invalidations', () => store.cacheStats()?.connected === true);
+  return store;
 }
