@@ -21,6 +21,7 @@ export {
 } from './strategy.js';
 export { TokenStore, type TokenStoreOptions } from './token-store.js';
 export type {
+  Durability,
   IssuedToken,
   IssueOptions,
   RedisConnection,
@@ -29,4 +30,5 @@ export type {
   TokenInfo,
   TokenStoreEvents,
   VerifyContext,
+  WriteOptions,
 } from './types.js';

@@ -67,6 +67,7 @@ const STORE_OPTION_KEYS = [
   'secret',
   'tokenPrefix',
   'timeout',
+  'durable',
 ] as const;
 
 type Extracted = { token: string } | 'missing' | 'invalid_request';

@@ -2,9 +2,11 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
 import { Redis } from 'ioredis';
+import { runDurable } from './durable-write.js';
 import {
   InvalidArgumentRangeError,
   InvalidArgumentTypeError,
+  NotDurableError,
   RedisUnavailableError,
   StoreClosedError,
   TokenLimitError,
@@ -22,6 +24,7 @@ import {
   userTag,
 } from './token-format.js';
 import type {
+  Durability,
   IssuedToken,
   IssueOptions,
   RedisConnection,
@@ -29,10 +32,13 @@ import type {
   TokenInfo,
   TokenStoreEvents,
   VerifyContext,
+  WriteOptions,
 } from './types.js';
 import {
   booleanArg,
+  type DurableWrite,
   deviceArg,
+  durableArg,
   metaArg,
   nonNegativeInteger,
   oneOf,
@@ -124,9 +130,25 @@ export interface TokenStoreOptions {
    * @default 2000
    */
   timeout?: number;
+  /**
+   * Makes `issue` and the revoke calls resolve only once this many replicas hold the change
+   * (Redis `WAIT`), and reject with `NotDurableError` when fewer acknowledge it within the
+   * timeout: a number of replicas, or `{ replicas, timeout }` with the milliseconds to wait.
+   * Each call may override it. Without it, a failover loses the writes the master had not
+   * yet passed on: a token issued just before stops verifying, one revoked verifies again.
+   * A durable call may take `timeout` plus the durable timeout before it fails.
+   * @default 0 (off); the durable timeout defaults to 1000
+   */
+  durable?: Durability;
 }
 
 type Reply = Array<string | number>;
+
+/** A script's reply, and the `NotDurableError` to throw once its effects are reported. */
+interface Written {
+  reply: Reply;
+  shortfall: NotDurableError | null;
+}
 
 interface ScriptCommands {
   [name: string]: (...args: Array<string | number | Buffer>) => Promise<unknown>;
@@ -166,6 +188,8 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
   readonly onLimit: 'evict-oldest' | 'reject';
   readonly tokenPrefix: string;
   readonly timeout: number;
+  /** Replicas every write waits for, and for how long; `null` when writes do not wait. */
+  readonly durable: Readonly<DurableWrite> | null;
 
   readonly #ownsConnection: boolean;
   readonly #secrets: Buffer[] | undefined;
@@ -186,6 +210,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     this.onLimit = oneOf('onLimit', opts.onLimit, ['evict-oldest', 'reject'], 'evict-oldest');
     this.tokenPrefix = tokenPrefixArg(opts.tokenPrefix);
     this.timeout = positiveInteger('timeout', opts.timeout ?? 2000);
+    this.durable = durableArg(opts.durable, null);
     this.#secrets = secretsArg(opts.secret);
 
     const redis = opts.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -206,6 +231,8 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
    * verifying at once.
    *
    * @throws {TokenLimitError} at `maxTokensPerUser` when `onLimit` is `'reject'`
+   * @throws {NotDurableError} when `durable` replicas did not acknowledge the token in time;
+   *   the token is then revoked again and never handed out
    * @throws {RedisUnavailableError} when Redis does not answer within `timeout`
    */
   async issue(userId: string | number, options?: IssueOptions): Promise<IssuedToken> {
@@ -215,15 +242,17 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     const ttl = ttlArg('ttl', opts.ttl, this.ttl);
     const meta = metaArg(opts.meta);
     const scope = scopeArg(opts.scope);
+    const durable = durableArg(opts.durable, this.durable);
     const tag = userTag(user);
     const index = this.#indexKey(tag, user);
 
     for (let attempt = 0; attempt < ISSUE_ATTEMPTS; attempt++) {
       const id = newTokenId();
       const token = formatToken(this.tokenPrefix, tag, id);
-      const reply = await this.#call('issue', 'mtIssue', [
+      const record = this.#tokenKey(tag, id);
+      const { reply, shortfall } = await this.#write('issue', 'mtIssue', durable, [
         index,
-        this.#tokenKey(tag, id),
+        record,
         user,
         this.#hashes(token)[0],
         device ?? '',
@@ -246,6 +275,11 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
       for (let i = 4; i < reply.length; i += 2) {
         const reason = reply[i + 1] as RevokeReason;
         this.#emitRevoked(String(reply[i]), user, reason);
+      }
+      if (shortfall !== null) {
+        // The master holds a token no one will ever be given: take it back off the user's list.
+        await this.#call('issue', 'mtRevokeById', [index, record, user]).catch(() => {});
+        throw shortfall;
       }
       debug('issued %s for user %s%s', id, user, device === null ? '' : ` on ${device}`);
       this.emit('issued', { id, userId: user, device });
@@ -297,53 +331,72 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
   /**
    * Revokes the token itself (a logout). Returns `false` when it was not live.
    *
+   * @throws {NotDurableError} when `durable` replicas did not acknowledge it in time; the
+   *   token is revoked on the master all the same, and calling again is safe
    * @throws {RedisUnavailableError} when Redis does not answer within `timeout`
    */
-  async revoke(token: string): Promise<boolean> {
+  async revoke(token: string, options?: WriteOptions): Promise<boolean> {
+    const durable = this.#durableOption(options);
     const parsed = parseToken(this.tokenPrefix, tokenArg(token));
     if (parsed === null) return false;
 
-    const reply = await this.#call('revoke', 'mtRevoke', [
+    const { reply, shortfall } = await this.#write('revoke', 'mtRevoke', durable, [
       this.#tokenKey(parsed.tag, parsed.id),
       ...this.#hashes(token),
     ]);
-    if (reply[0] !== 1) return false;
-    this.#emitRevoked(parsed.id, String(reply[1]), 'logout');
-    return true;
+    if (reply[0] === 1) this.#emitRevoked(parsed.id, String(reply[1]), 'logout');
+    if (shortfall !== null) throw shortfall;
+    return reply[0] === 1;
   }
 
   /**
    * Revokes one of a user's tokens by its public id, as a device page does.
    * Returns `false` when the user holds no live token with that id.
+   *
+   * @throws {NotDurableError} as `revoke` does
    */
-  async revokeById(userId: string | number, id: string): Promise<boolean> {
+  async revokeById(userId: string | number, id: string, options?: WriteOptions): Promise<boolean> {
     const user = userIdArg(userId);
     if (typeof id !== 'string') throw new InvalidArgumentTypeError('id must be a string');
+    const durable = this.#durableOption(options);
     if (!isTokenId(id)) return false;
 
     const tag = userTag(user);
-    const revoked = await this.#call('revokeById', 'mtRevokeById', [
+    const { reply, shortfall } = await this.#write('revokeById', 'mtRevokeById', durable, [
       this.#indexKey(tag, user),
       this.#tokenKey(tag, id),
       user,
     ]);
-    if (Number(revoked) !== 1) return false;
-    this.#emitRevoked(id, user, 'logout');
-    return true;
+    const revoked = Number(reply[0]) === 1;
+    if (revoked) this.#emitRevoked(id, user, 'logout');
+    if (shortfall !== null) throw shortfall;
+    return revoked;
   }
 
-  /** Revokes every token of a user ("sign out everywhere"). Returns how many were live. */
-  async revokeAll(userId: string | number): Promise<number> {
+  /**
+   * Revokes every token of a user ("sign out everywhere"). Returns how many were live.
+   *
+   * @throws {NotDurableError} as `revoke` does
+   */
+  async revokeAll(userId: string | number, options?: WriteOptions): Promise<number> {
     const user = userIdArg(userId);
-    return this.#revokeAllBut(user, '', 'logout-all');
+    return this.#revokeAllBut(user, '', 'logout-all', this.#durableOption(options));
   }
 
-  /** Revokes every token of a user but the one with `keepId`. Returns how many were live. */
-  async revokeOthers(userId: string | number, keepId: string): Promise<number> {
+  /**
+   * Revokes every token of a user but the one with `keepId`. Returns how many were live.
+   *
+   * @throws {NotDurableError} as `revoke` does
+   */
+  async revokeOthers(
+    userId: string | number,
+    keepId: string,
+    options?: WriteOptions,
+  ): Promise<number> {
     const user = userIdArg(userId);
     if (typeof keepId !== 'string') throw new InvalidArgumentTypeError('keepId must be a string');
     if (!isTokenId(keepId)) throw new InvalidArgumentRangeError('keepId is not a token id');
-    return this.#revokeAllBut(user, keepId, 'logout-others');
+    return this.#revokeAllBut(user, keepId, 'logout-others', this.#durableOption(options));
   }
 
   /** The user's live tokens, newest first. Holds no secret and no expired or revoked token. */
@@ -371,14 +424,25 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     if (this.#ownsConnection) await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
-  async #revokeAllBut(user: string, keep: string, reason: RevokeReason): Promise<number> {
-    const ids = await this.#call('revokeAll', 'mtRevokeAll', [
+  async #revokeAllBut(
+    user: string,
+    keep: string,
+    reason: RevokeReason,
+    durable: DurableWrite | null,
+  ): Promise<number> {
+    const { reply, shortfall } = await this.#write('revokeAll', 'mtRevokeAll', durable, [
       this.#indexKey(userTag(user), user),
       user,
       keep,
     ]);
-    for (const id of ids) this.#emitRevoked(String(id), user, reason);
-    return ids.length;
+    for (const id of reply) this.#emitRevoked(String(id), user, reason);
+    if (shortfall !== null) throw shortfall;
+    return reply.length;
+  }
+
+  #durableOption(options: WriteOptions | undefined): DurableWrite | null {
+    const opts = optionsArg('options', options) as WriteOptions;
+    return durableArg(opts.durable, this.durable);
   }
 
   #tokenKey(tag: string, id: string): string {
@@ -401,22 +465,44 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     command: keyof typeof COMMANDS,
     args: Array<string | number | Buffer>,
   ): Promise<Reply> {
+    return (await this.#write(operation, command, null, args)).reply;
+  }
+
+  /**
+   * Runs one script, and with `durable` waits for replicas to acknowledge it. Bounded by
+   * `timeout`, plus the durable timeout when there is one.
+   */
+  async #write(
+    operation: string,
+    command: keyof typeof COMMANDS,
+    durable: DurableWrite | null,
+    args: Array<string | number | Buffer>,
+  ): Promise<Written> {
     if (this.#closed) throw new StoreClosedError();
+    const limit = this.timeout + (durable?.timeout ?? 0);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        debug('%s: no answer within %d ms', operation, this.timeout);
-        reject(
-          new RedisUnavailableError(`Redis did not answer ${operation} within ${this.timeout} ms`),
-        );
-      }, this.timeout);
+        debug('%s: no answer within %d ms', operation, limit);
+        reject(new RedisUnavailableError(`Redis did not answer ${operation} within ${limit} ms`));
+      }, limit);
     });
-    const call = this.#commands[COMMAND_NAMES[command]](...args).then(
-      (reply) => {
+    const name = COMMAND_NAMES[command];
+    const sent =
+      durable === null
+        ? this.#commands[name](...args).then((reply) => ({ reply, acknowledged: 0 }))
+        : runDurable(this.redis, { name, ...COMMANDS[command] }, args, durable, Date.now() + limit);
+    const call = sent.then(
+      ({ reply, acknowledged }) => {
         if (!Array.isArray(reply) && typeof reply !== 'number') {
           throw new UnexpectedReplyError(operation);
         }
-        return (Array.isArray(reply) ? reply : [reply]) as Reply;
+        const short = durable !== null && acknowledged < durable.replicas;
+        if (short) debug('%s: %d of %d replicas', operation, acknowledged, durable.replicas);
+        return {
+          reply: (Array.isArray(reply) ? reply : [reply]) as Reply,
+          shortfall: short ? new NotDurableError(durable.replicas, acknowledged) : null,
+        };
       },
       (err: Error) => {
         debug('%s failed: %s', operation, err.message);
