@@ -116,7 +116,9 @@ export function storeContract(target: ContractTarget): void {
         const foreign = await other.issue('alice');
 
         expect(await store.verify(foreign.token)).to.equal(null);
-        expect(await store.verify(`${issued.token.slice(0, -1)}x`)).to.equal(null);
+        // A changed last character (never the one it already is, 1 token in 62 ends in x).
+        const changed = issued.token.endsWith('x') ? 'y' : 'x';
+        expect(await store.verify(`${issued.token.slice(0, -1)}${changed}`)).to.equal(null);
         expect(await store.verify('')).to.equal(null);
         expect(await store.verify('mt_')).to.equal(null);
         expect(await store.verify('x'.repeat(10_000))).to.equal(null);
@@ -126,7 +128,8 @@ export function storeContract(target: ContractTarget): void {
         const store = makeStore();
         const issued = await store.issue('alice');
         const sent = sinon.spy(store.redis, 'sendCommand');
-        expect(await store.verify(`${issued.token.slice(0, -2)}zz`)).to.equal(null);
+        const checksum = issued.token.endsWith('zz') ? 'yy' : 'zz';
+        expect(await store.verify(`${issued.token.slice(0, -2)}${checksum}`)).to.equal(null);
         expect(await store.verify('Bearer nonsense')).to.equal(null);
         expect(sent.callCount).to.equal(0);
       });

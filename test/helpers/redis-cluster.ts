@@ -24,6 +24,8 @@ export interface RedisClusterDeployment {
   replicaOf(master: RedisServer): Promise<RedisServer>;
   /** Waits until every node reports `cluster_state:ok` and every replica is in sync. */
   waitHealthy(timeout?: number): Promise<void>;
+  /** Restarts the nodes that were killed (they rejoin as replicas) and waits until healthy. */
+  revive(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -131,6 +133,10 @@ export async function startRedisCluster(
         },
         { timeout, interval: 100 },
       );
+    },
+    async revive() {
+      for (const server of servers) if (!server.running) await server.restart();
+      await deployment.waitHealthy();
     },
     stop,
   };

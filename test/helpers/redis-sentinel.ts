@@ -27,6 +27,8 @@ export interface SentinelDeployment {
   master(): Promise<RedisServer>;
   /** Waits until every Sentinel knows the master, the replica and the other Sentinels. */
   waitHealthy(timeout?: number): Promise<void>;
+  /** Restarts killed data servers as replicas of the master, and waits until healthy. */
+  revive(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -131,6 +133,16 @@ export async function startSentinelDeployment(
         },
         { timeout, interval: 100 },
       );
+    },
+    async revive() {
+      const master = await deployment.master();
+      for (const server of servers) {
+        if (server.running) continue;
+        await server.restart();
+        // What the Sentinels would do too, but only after watching it for 8 s as a master.
+        await query(server.port, 'REPLICAOF', '127.0.0.1', master.port);
+      }
+      await deployment.waitHealthy();
     },
     stop,
   };

@@ -12,6 +12,8 @@ export interface RedisServer {
   dir: string;
   /** The running process; a new one after `restart`. */
   readonly process: ChildProcess;
+  /** False once the process was killed or exited, until `restart`. */
+  readonly running: boolean;
   /** Stops the process with `signal`, keeping its directory so `restart` finds its files. */
   kill(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
   /** Freezes the process (SIGSTOP): its port stays open but it answers nothing. */
@@ -179,6 +181,9 @@ export async function launchRedis(argv: string[], port: number, dir: string): Pr
     get process() {
       return child as ChildProcess;
     },
+    get running() {
+      return !exited;
+    },
     kill,
     pause() {
       if (!exited) child?.kill('SIGSTOP');
@@ -195,4 +200,23 @@ export async function launchRedis(argv: string[], port: number, dir: string): Pr
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Cuts a replica off from its master: freezes the replica, then has the master drop its
+ * replication link, so the master's next writes reach no replica. The returned function
+ * lets the replica run again.
+ */
+export async function isolateReplica(
+  master: RedisServer,
+  replica: RedisServer,
+): Promise<() => void> {
+  replica.pause();
+  try {
+    await query(master.port, 'CLIENT', 'KILL', 'TYPE', 'replica');
+  } catch (err) {
+    replica.resume();
+    throw err;
+  }
+  return () => replica.resume();
 }

@@ -50,3 +50,9 @@ export async function keysUnder(client: Redis, prefix: string): Promise<string[]
   } while (cursor !== '0');
   return keys.sort();
 }
+
+/** Disconnects an ioredis client in `closeAll`, after the stores that use it. */
+export function trackClient<T extends { disconnect(): void }>(client: T): T {
+  opened.push({ close: async () => client.disconnect() });
+  return client;
+}

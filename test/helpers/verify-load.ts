@@ -1,5 +1,7 @@
-import type { TokenStore } from '../../lib/index.js';
+import { expect } from 'chai';
+import type { IssueOptions, TokenStore } from '../../lib/index.js';
 import { RedisUnavailableError } from '../../lib/index.js';
+import { waitFor } from './redis-server.js';
 
 /** A token the load verifies, and what a correct answer for it is. */
 export interface LoadToken {
@@ -37,8 +39,15 @@ export interface LoadReport {
   counts: Record<LoadCall['outcome'], number>;
   /** The longest a failed call took, in ms. */
   slowestFailure: number;
+  /** The longest any call took, in ms. */
+  slowestCall: number;
   /** Epoch ms from which on every call started succeeded; `null` if the last call failed. */
   recoveredAt: number | null;
+  /**
+   * Epoch ms from which on every verify answers correctly: the first answer to a call that
+   * started after the last failed one, or the last failure if that came later.
+   */
+  resumedAt: number | null;
 }
 
 /** A running verify load against a store. */
@@ -96,22 +105,28 @@ export function startVerifyLoad(
       'other-error': 0,
     };
     let slowestFailure = 0;
+    let slowestCall = 0;
     let lastFailedStart = -1;
+    let lastFailedEnd = -1;
     for (const call of calls) {
       counts[call.outcome]++;
+      slowestCall = Math.max(slowestCall, call.end - call.start);
       if (isFailure(call)) {
         slowestFailure = Math.max(slowestFailure, call.end - call.start);
         lastFailedStart = Math.max(lastFailedStart, call.start);
+        lastFailedEnd = Math.max(lastFailedEnd, call.end);
       }
     }
-    const after = calls
-      .filter((call) => call.start > lastFailedStart)
-      .reduce((first, call) => Math.min(first, call.start), Number.POSITIVE_INFINITY);
+    const later = calls.filter((call) => call.start > lastFailedStart);
+    const recoveredAt = later.reduce((min, call) => Math.min(min, call.start), Infinity);
+    const firstAnswer = later.reduce((min, call) => Math.min(min, call.end), Infinity);
     return {
       calls: [...calls],
       counts,
       slowestFailure,
-      recoveredAt: Number.isFinite(after) ? after : null,
+      slowestCall,
+      recoveredAt: later.length > 0 ? recoveredAt : null,
+      resumedAt: later.length > 0 ? Math.max(firstAnswer, lastFailedEnd) : null,
     };
   }
 
@@ -129,9 +144,102 @@ function isFailure(call: LoadCall): boolean {
   return call.outcome !== 'accepted' && call.outcome !== 'rejected';
 }
 
-/** How many calls that started at or after `since` succeeded, and whether any failed. */
-export function successesSince(report: LoadReport, since: number): number {
-  const later = report.calls.filter((call) => call.start >= since);
-  if (later.some(isFailure)) return 0;
-  return later.length;
+/**
+ * Issues a token for each of `users` users (`durable` when asked), then revokes every third
+ * one, and returns them all with the answer a verify must give.
+ */
+export async function seedTokens(
+  store: TokenStore,
+  users: number,
+  durable?: IssueOptions['durable'],
+): Promise<LoadToken[]> {
+  const tokens: LoadToken[] = [];
+  for (let i = 0; i < users; i++) {
+    const userId = `user-${i}`;
+    const { token } = await store.issue(userId, { durable });
+    if (i % 3 === 0) await store.revoke(token, { durable });
+    tokens.push({ token, userId: i % 3 === 0 ? null : userId });
+  }
+  return tokens;
+}
+
+/** The tokens a store no longer answers for as expected: lost, resurrected or misattributed. */
+export async function wrongAnswers(store: TokenStore, tokens: LoadToken[]): Promise<LoadToken[]> {
+  const wrong: LoadToken[] = [];
+  for (const expected of tokens) {
+    const info = await store.verify(expected.token);
+    if ((info?.userId ?? null) !== expected.userId) wrong.push(expected);
+  }
+  return wrong;
+}
+
+/** When a fault was injected and when the deployment was serving again, with each load's report. */
+export interface FaultRun {
+  faultAt: number;
+  backAt: number;
+  reports: LoadReport[];
+}
+
+/**
+ * Runs a verify load on each store, breaks the deployment once the loads are warm, and lets
+ * `heal` bring it back (it resolves with the epoch ms at which the deployment served again).
+ * Resolves once every load has run `settle` ms without a failure after that, or throws.
+ */
+export async function runFault(
+  stores: TokenStore[],
+  tokens: LoadToken[],
+  fault: { inject(): Promise<void>; heal(faultAt: number): Promise<number> },
+  { settle = 1000, timeout = 20_000, concurrency = 4 } = {},
+): Promise<FaultRun> {
+  const loads = stores.map((store) =>
+    startVerifyLoad(store, tokens, { concurrency, maxDuration: timeout + 10_000 }),
+  );
+  try {
+    await waitFor('the load to warm up', () =>
+      loads.every((load) => load.report().counts.accepted >= 50),
+    );
+    const faultAt = Date.now();
+    await fault.inject();
+    const backAt = await fault.heal(faultAt);
+    await waitFor(
+      `every verify to succeed for ${settle} ms`,
+      () =>
+        loads.every((load) => {
+          const { resumedAt } = load.report();
+          return resumedAt !== null && Date.now() - Math.max(resumedAt, backAt) >= settle;
+        }),
+      { timeout, interval: 50 },
+    );
+    return { faultAt, backAt, reports: await Promise.all(loads.map((load) => load.stop())) };
+  } finally {
+    await Promise.all(loads.map((load) => load.stop()));
+  }
+}
+
+/** One line of measured figures for the test output. */
+export function describeRun(label: string, run: FaultRun, report: LoadReport): string {
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  const { counts } = report;
+  const resumed = (report.resumedAt ?? Number.NaN) - run.faultAt;
+  return (
+    `${label}: ${report.calls.length} verifies, ${counts['false-accept']} false accepts, ` +
+    `${counts['false-reject']} lost tokens, ${counts.unavailable} x 503 ` +
+    `(slowest ${report.slowestFailure} ms), ${counts['other-error']} other errors; ` +
+    `back ${seconds(run.backAt - run.faultAt)} after the fault, every verify answered ` +
+    `right from ${seconds(resumed)} after it`
+  );
+}
+
+/**
+ * Asserts what an outage must never break: no verify accepted a token it should not, lost
+ * a live token, failed with anything but a 503, or took longer than `maxCall` ms.
+ */
+export function expectFailedClosed(run: FaultRun, maxCall: number): void {
+  for (const report of run.reports) {
+    expect(report.counts['false-accept'], 'false accepts').to.equal(0);
+    expect(report.counts['false-reject'], 'tokens lost').to.equal(0);
+    expect(report.counts['other-error'], 'errors other than a 503').to.equal(0);
+    expect(report.counts.unavailable, 'verifies failed with 503').to.be.greaterThan(0);
+    expect(report.slowestCall, 'slowest verify (ms)').to.be.at.most(maxCall);
+  }
 }
