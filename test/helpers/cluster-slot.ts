@@ -43,3 +43,34 @@ export function defaultSlotRanges(masters: number): Array<[number, number]> {
   }
   return ranges;
 }
+
+/** How keys spread over the masters of a cluster and over its slots. */
+export interface SlotSpread {
+  perMaster: number[];
+  min: number;
+  max: number;
+  mean: number;
+  stddev: number;
+  distinctSlots: number;
+}
+
+/** Counts the keys each master of `ranges` would hold, and the distinct slots they use. */
+export function slotSpread(keys: string[], ranges: Array<[number, number]>): SlotSpread {
+  const perMaster = ranges.map(() => 0);
+  const slots = new Set<number>();
+  for (const key of keys) {
+    const slot = keySlot(key);
+    slots.add(slot);
+    perMaster[ranges.findIndex(([first, last]) => slot >= first && slot <= last)]++;
+  }
+  const mean = keys.length / ranges.length;
+  const variance = perMaster.reduce((sum, n) => sum + (n - mean) ** 2, 0) / ranges.length;
+  return {
+    perMaster,
+    min: Math.min(...perMaster),
+    max: Math.max(...perMaster),
+    mean,
+    stddev: Math.sqrt(variance),
+    distinctSlots: slots.size,
+  };
+}
