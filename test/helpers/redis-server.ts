@@ -28,7 +28,7 @@ export interface RedisServer {
 
 /*
  * Every redis-server the run started and that is still alive. A run that ends without its
- * `after` hooks (a crash, a Ctrl-C) still kills them on the way out.
+ * `after` hooks (a crash, a failed hook, a signal) still kills them on the way out.
  */
 const alive = new Set<ChildProcess>();
 let exitHookInstalled = false;
@@ -38,9 +38,17 @@ function trackChild(child: ChildProcess): void {
   child.once('exit', () => alive.delete(child));
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.once('exit', () => {
+  const killAll = () => {
     for (const running of alive) running.kill('SIGKILL');
-  });
+  };
+  process.once('exit', killAll);
+  // A run stopped from outside (a CI time limit) gets no 'exit' event; kill, then die as asked.
+  for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAll();
+      process.kill(process.pid, signal);
+    });
+  }
 }
 
 /** Asks the OS for a free loopback port. */

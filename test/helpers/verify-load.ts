@@ -226,7 +226,8 @@ export function describeRun(label: string, run: FaultRun, report: LoadReport): s
     `${counts['false-reject']} lost tokens, ${counts.unavailable} x 503 ` +
     `(slowest ${report.slowestFailure} ms), ${counts['other-error']} other errors; ` +
     `back ${seconds(run.backAt - run.faultAt)} after the fault, every verify answered ` +
-    `right from ${seconds(resumed)} after it`
+    `right from ${seconds(resumed)} after it (${seconds(resumed - (run.backAt - run.faultAt))} ` +
+    'after it was back)'
   );
 }
 
