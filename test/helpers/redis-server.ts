@@ -31,6 +31,8 @@ export interface RedisServer {
  * `after` hooks (a crash, a failed hook, a signal) still kills them on the way out.
  */
 const alive = new Set<ChildProcess>();
+/** The directories of servers not stopped yet, removed on the way out too. */
+const dirs = new Set<string>();
 let exitHookInstalled = false;
 
 function trackChild(child: ChildProcess): void {
@@ -40,6 +42,7 @@ function trackChild(child: ChildProcess): void {
   exitHookInstalled = true;
   const killAll = () => {
     for (const running of alive) running.kill('SIGKILL');
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', killAll);
   // A run stopped from outside (a CI time limit) gets no 'exit' event; kill, then die as asked.
@@ -175,11 +178,13 @@ export async function launchRedis(argv: string[], port: number, dir: string): Pr
     await gone;
   }
 
+  dirs.add(dir);
   try {
     await start();
   } catch (err) {
     await kill();
     rmSync(dir, { recursive: true, force: true });
+    dirs.delete(dir);
     throw err;
   }
   return {
@@ -206,6 +211,7 @@ export async function launchRedis(argv: string[], port: number, dir: string): Pr
     async stop() {
       await kill();
       rmSync(dir, { recursive: true, force: true });
+      dirs.delete(dir);
     },
   };
 }
