@@ -29,6 +29,7 @@ export {
 } from './strategy.js';
 export { TokenStore, type TokenStoreOptions } from './token-store.js';
 export type {
+  Durability,
   ImportedLookup,
   ImportOptions,
   ImportResult,
@@ -40,5 +41,6 @@ export type {
   TokenInfo,
   TokenStoreEvents,
   VerifyContext,
+  WriteOptions,
 } from './types.js';
 export type { VerifyCacheOptions, VerifyCacheStats } from './verify-cache.js';

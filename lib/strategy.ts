@@ -132,6 +132,7 @@ const STORE_OPTION_KEYS = [
   'timeout',
   'importedTokens',
   'cache',
+  'durable',
 ] as const;
 
 interface StrategySettings {

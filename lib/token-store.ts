@@ -2,9 +2,11 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
 import { Redis } from 'ioredis';
+import { runDurable } from './durable-write.js';
 import {
   InvalidArgumentRangeError,
   InvalidArgumentTypeError,
+  NotDurableError,
   RedisUnavailableError,
   StoreClosedError,
   TokenLimitError,
@@ -31,6 +33,7 @@ import {
   userTag,
 } from './token-format.js';
 import type {
+  Durability,
   ImportedLookup,
   ImportOptions,
   ImportResult,
@@ -41,10 +44,13 @@ import type {
   TokenInfo,
   TokenStoreEvents,
   VerifyContext,
+  WriteOptions,
 } from './types.js';
 import {
   booleanArg,
+  type DurableWrite,
   deviceArg,
+  durableArg,
   metaArg,
   nonNegativeInteger,
   oneOf,
@@ -152,6 +158,16 @@ export interface TokenStoreOptions {
    * @default false
    */
   cache?: boolean | VerifyCacheOptions;
+  /**
+   * Makes `issue` and the revoke calls resolve only once this many replicas hold the change
+   * (Redis `WAIT`), and reject with `NotDurableError` when fewer acknowledge it within the
+   * timeout: a number of replicas, or `{ replicas, timeout }` with the milliseconds to wait.
+   * Each call may override it. Without it, a failover loses the writes the master had not
+   * yet passed on: a token issued just before stops verifying, one revoked verifies again.
+   * A durable call may take `timeout` plus the durable timeout before it fails.
+   * @default 0 (off); the durable timeout defaults to 1000
+   */
+  durable?: Durability;
 }
 
 type Reply = Array<string | number>;
@@ -161,6 +177,12 @@ interface PendingCall {
   deadline: number;
   operation: string;
   reject: (err: Error) => void;
+}
+
+/** A script's reply, and the `NotDurableError` to throw once its effects are reported. */
+interface Written {
+  reply: Reply;
+  shortfall: NotDurableError | null;
 }
 
 interface ScriptCommands {
@@ -202,6 +224,8 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
   readonly tokenPrefix: string;
   readonly timeout: number;
   readonly importedTokens: boolean;
+  /** Replicas every write waits for, and for how long; `null` when writes do not wait. */
+  readonly durable: Readonly<DurableWrite> | null;
 
   readonly #ownsConnection: boolean;
   readonly #secrets: Buffer[] | undefined;
@@ -226,12 +250,13 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     this.tokenPrefix = tokenPrefixArg(opts.tokenPrefix);
     this.timeout = positiveInteger('timeout', opts.timeout ?? 2000);
     this.importedTokens = booleanArg('importedTokens', opts.importedTokens, false);
+    this.durable = durableArg(opts.durable, null);
     this.#secrets = secretsArg(opts.secret);
     const cache = cacheArg(opts.cache);
 
     const redis = opts.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
     if (typeof redis === 'string') {
-      this.redis = connect(redis);
+      this.redis = connect(redis, this.timeout);
       this.#ownsConnection = true;
     } else if (isConnection(redis)) {
       this.redis = redis;
@@ -254,6 +279,8 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
    * verifying at once.
    *
    * @throws {TokenLimitError} at `maxTokensPerUser` when `onLimit` is `'reject'`
+   * @throws {NotDurableError} when `durable` replicas did not acknowledge the token in time;
+   *   the token is then revoked again and never handed out
    * @throws {RedisUnavailableError} when Redis does not answer within `timeout`
    */
   async issue(userId: string | number, options?: IssueOptions): Promise<IssuedToken> {
@@ -263,15 +290,17 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     const ttl = ttlArg('ttl', opts.ttl, this.ttl);
     const meta = metaArg(opts.meta);
     const scope = scopeArg(opts.scope);
+    const durable = durableArg(opts.durable, this.durable);
     const tag = userTag(user);
     const index = this.#indexKey(tag, user);
 
     for (let attempt = 0; attempt < ISSUE_ATTEMPTS; attempt++) {
       const id = newTokenId();
       const token = formatToken(this.tokenPrefix, tag, id);
-      const reply = await this.#call('issue', 'mtIssue', [
+      const record = this.#tokenKey(tag, id);
+      const { reply, shortfall } = await this.#write('issue', 'mtIssue', durable, [
         index,
-        this.#tokenKey(tag, id),
+        record,
         user,
         this.#hashes(token)[0],
         device ?? '',
@@ -294,6 +323,11 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
       for (let i = 4; i < reply.length; i += 2) {
         const reason = reply[i + 1] as RevokeReason;
         this.#emitRevoked(String(reply[i]), user, reason);
+      }
+      if (shortfall !== null) {
+        // The master holds a token no one will ever be given: take it back off the user's list.
+        await this.#call('issue', 'mtRevokeById', [index, record, user]).catch(() => {});
+        throw shortfall;
       }
       debug('issued %s for user %s%s', id, user, device === null ? '' : ` on ${device}`);
       this.emit('issued', { id, userId: user, device });
@@ -492,57 +526,76 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
    * Revokes the token itself (a logout), an imported one too. Returns `false` when it was not
    * live.
    *
+   * @throws {NotDurableError} when `durable` replicas did not acknowledge it in time; the
+   *   token is revoked on the master all the same, and calling again is safe
    * @throws {RedisUnavailableError} when Redis does not answer within `timeout`
    */
-  async revoke(token: string): Promise<boolean> {
+  async revoke(token: string, options?: WriteOptions): Promise<boolean> {
     if (this.#closed) throw new StoreClosedError();
+    const durable = this.#durableOption(options);
     let parsed = parseToken(this.tokenPrefix, tokenArg(token));
     if (parsed === null && this.importedTokens && isLegacyShaped(token, this.tokenPrefix)) {
       parsed = (await this.#readPointer(this.#hashes(token)))?.ref ?? null;
     }
     if (parsed === null) return false;
 
-    const reply = await this.#call('revoke', 'mtRevoke', [
+    const { reply, shortfall } = await this.#write('revoke', 'mtRevoke', durable, [
       this.#tokenKey(parsed.tag, parsed.id),
       ...this.#hashes(token),
     ]);
-    if (reply[0] !== 1) return false;
-    this.#emitRevoked(parsed.id, String(reply[1]), 'logout');
-    return true;
+    if (reply[0] === 1) this.#emitRevoked(parsed.id, String(reply[1]), 'logout');
+    if (shortfall !== null) throw shortfall;
+    return reply[0] === 1;
   }
 
   /**
    * Revokes one of a user's tokens by its public id, as a device page does.
    * Returns `false` when the user holds no live token with that id.
+   *
+   * @throws {NotDurableError} as `revoke` does
    */
-  async revokeById(userId: string | number, id: string): Promise<boolean> {
+  async revokeById(userId: string | number, id: string, options?: WriteOptions): Promise<boolean> {
     const user = userIdArg(userId);
     if (typeof id !== 'string') throw new InvalidArgumentTypeError('id must be a string');
+    const durable = this.#durableOption(options);
     if (!isTokenId(id)) return false;
 
     const tag = userTag(user);
-    const revoked = await this.#call('revokeById', 'mtRevokeById', [
+    const { reply, shortfall } = await this.#write('revokeById', 'mtRevokeById', durable, [
       this.#indexKey(tag, user),
       this.#tokenKey(tag, id),
       user,
     ]);
-    if (Number(revoked) !== 1) return false;
-    this.#emitRevoked(id, user, 'logout');
-    return true;
+    const revoked = Number(reply[0]) === 1;
+    if (revoked) this.#emitRevoked(id, user, 'logout');
+    if (shortfall !== null) throw shortfall;
+    return revoked;
   }
 
-  /** Revokes every token of a user ("sign out everywhere"). Returns how many were live. */
-  async revokeAll(userId: string | number): Promise<number> {
+  /**
+   * Revokes every token of a user ("sign out everywhere"). Returns how many were live.
+   *
+   * @throws {NotDurableError} as `revoke` does
+   */
+  async revokeAll(userId: string | number, options?: WriteOptions): Promise<number> {
     const user = userIdArg(userId);
-    return this.#revokeAllBut(user, '', 'logout-all');
+    return this.#revokeAllBut(user, '', 'logout-all', this.#durableOption(options));
   }
 
-  /** Revokes every token of a user but the one with `keepId`. Returns how many were live. */
-  async revokeOthers(userId: string | number, keepId: string): Promise<number> {
+  /**
+   * Revokes every token of a user but the one with `keepId`. Returns how many were live.
+   *
+   * @throws {NotDurableError} as `revoke` does
+   */
+  async revokeOthers(
+    userId: string | number,
+    keepId: string,
+    options?: WriteOptions,
+  ): Promise<number> {
     const user = userIdArg(userId);
     if (typeof keepId !== 'string') throw new InvalidArgumentTypeError('keepId must be a string');
     if (!isTokenId(keepId)) throw new InvalidArgumentRangeError('keepId is not a token id');
-    return this.#revokeAllBut(user, keepId, 'logout-others');
+    return this.#revokeAllBut(user, keepId, 'logout-others', this.#durableOption(options));
   }
 
   /** The user's live tokens, newest first. Holds no secret and no expired or revoked token. */
@@ -571,14 +624,25 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     if (this.#ownsConnection) await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
-  async #revokeAllBut(user: string, keep: string, reason: RevokeReason): Promise<number> {
-    const ids = await this.#call('revokeAll', 'mtRevokeAll', [
+  async #revokeAllBut(
+    user: string,
+    keep: string,
+    reason: RevokeReason,
+    durable: DurableWrite | null,
+  ): Promise<number> {
+    const { reply, shortfall } = await this.#write('revokeAll', 'mtRevokeAll', durable, [
       this.#indexKey(userTag(user), user),
       user,
       keep,
     ]);
-    for (const id of ids) this.#emitRevoked(String(id), user, reason);
-    return ids.length;
+    for (const id of reply) this.#emitRevoked(String(id), user, reason);
+    if (shortfall !== null) throw shortfall;
+    return reply.length;
+  }
+
+  #durableOption(options: WriteOptions | undefined): DurableWrite | null {
+    const opts = optionsArg('options', options) as WriteOptions;
+    return durableArg(opts.durable, this.durable);
   }
 
   #verifyArgs(
@@ -713,6 +777,61 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     }
   }
 
+  /**
+   * Runs one script, and with `durable` waits for replicas to acknowledge it. Bounded by
+   * `timeout`, plus the durable timeout when there is one.
+   */
+  async #write(
+    operation: string,
+    command: keyof typeof COMMANDS,
+    durable: DurableWrite | null,
+    args: Array<string | number | Buffer>,
+  ): Promise<Written> {
+    if (durable === null)
+      return { reply: await this.#call(operation, command, args), shortfall: null };
+    if (this.#closed) throw new StoreClosedError();
+    const limit = this.timeout + (durable?.timeout ?? 0);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        debug('%s: no answer within %d ms', operation, limit);
+        reject(new RedisUnavailableError(`Redis did not answer ${operation} within ${limit} ms`));
+      }, limit);
+    });
+    const name = COMMAND_NAMES[command];
+    const sent = runDurable(
+      this.redis,
+      { name, ...COMMANDS[command] },
+      args,
+      durable,
+      Date.now() + limit,
+    );
+    const call = sent.then(
+      ({ reply, acknowledged }) => {
+        if (!Array.isArray(reply) && typeof reply !== 'number') {
+          throw new UnexpectedReplyError(operation);
+        }
+        const short = acknowledged < durable.replicas;
+        if (short) debug('%s: %d of %d replicas', operation, acknowledged, durable.replicas);
+        return {
+          reply: (Array.isArray(reply) ? reply : [reply]) as Reply,
+          shortfall: short ? new NotDurableError(durable.replicas, acknowledged) : null,
+        };
+      },
+      (err: Error) => {
+        debug('%s failed: %s', operation, err.message);
+        throw new RedisUnavailableError(`Redis failed during ${operation}: ${err.message}`, {
+          cause: err,
+        });
+      },
+    );
+    try {
+      return await Promise.race([call, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   #verified(info: TokenInfo): TokenInfo {
     if (this.listenerCount('verified') > 0) {
       this.emit('verified', { id: info.id, userId: info.userId });
@@ -743,14 +862,19 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
   }
 }
 
-function connect(url: string): Redis {
+function connect(url: string, timeout: number): Redis {
   if (!/^rediss?:\/\//.test(url)) {
     throw new InvalidArgumentRangeError('redis must be a redis:// or rediss:// URL');
   }
   const client = new Redis(url, {
-    // Fail fast and reconnect soon: the store bounds every call with its own timeout.
+    // Fail fast and reconnect soon: the store bounds every call with its own timeout, and a
+    // reconnect attempt at least every 500 ms (ioredis backs off to 5 s by default) serves
+    // again within about half a second of Redis answering, however long the outage was.
     maxRetriesPerRequest: 1,
     retryStrategy: (times) => Math.min(times * 50, 500),
+    // A host that drops packets would hold each attempt for ioredis's default 10 s; no call
+    // waits longer than `timeout` anyway.
+    connectTimeout: timeout,
   });
   client.on('error', (err: Error) => debug('redis connection: %s', err.message));
   return client;

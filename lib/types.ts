@@ -23,7 +23,22 @@ export interface TokenInfo {
   lastUserAgent: string | null;
 }
 
-export interface IssueOptions {
+/**
+ * How many replicas must hold a write before the call resolves (Redis `WAIT`): a count of
+ * replicas, or the count with the milliseconds to wait for them. `0` turns it off.
+ */
+export type Durability = number | { replicas: number; timeout?: number };
+
+/** Options of the calls that change what is stored: `revoke`, `revokeById` and the others. */
+export interface WriteOptions {
+  /**
+   * Resolve only once this many replicas hold the change, or reject with
+   * `NotDurableError`. Default: the store's `durable`.
+   */
+  durable?: Durability;
+}
+
+export interface IssueOptions extends WriteOptions {
   /**
    * A stable id the client chose for itself (an installation id, a browser id). Issuing
    * again for the same user and device replaces that device's token.

@@ -140,6 +140,33 @@ export function oneOf<T extends string>(
   return value as T;
 }
 
+/** A `durable` option that is on, with its defaults applied: replicas and milliseconds. */
+export interface DurableWrite {
+  replicas: number;
+  timeout: number;
+}
+
+export const DEFAULT_DURABLE_TIMEOUT = 1000;
+
+/**
+ * `durable` is a replica count or `{ replicas, timeout }`; `null` when it asks for 0
+ * replicas, the fallback when `undefined`.
+ */
+export function durableArg(value: unknown, fallback: DurableWrite | null): DurableWrite | null {
+  if (value === undefined) return fallback;
+  if (typeof value === 'number') {
+    const replicas = nonNegativeInteger('durable', value);
+    return replicas === 0 ? null : { replicas, timeout: DEFAULT_DURABLE_TIMEOUT };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidArgumentTypeError('durable must be a number or { replicas, timeout }');
+  }
+  const { replicas, timeout } = value as { replicas?: unknown; timeout?: unknown };
+  const count = nonNegativeInteger('durable.replicas', replicas);
+  const ms = positiveInteger('durable.timeout', timeout ?? DEFAULT_DURABLE_TIMEOUT);
+  return count === 0 ? null : { replicas: count, timeout: ms };
+}
+
 export function optionsArg(name: string, value: unknown): Record<string, unknown> {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {

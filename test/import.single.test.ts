@@ -6,4 +6,5 @@ importContract({
   name: 'a single redis-server',
   connect: () => rawClient(),
   nodeFor: async (client) => client as Redis,
+  replicas: 0,
 });

@@ -6,4 +6,5 @@ storeContract({
   name: 'a single redis-server',
   connect: () => rawClient(),
   nodeFor: async (client) => client as Redis,
+  replicas: 0,
 });

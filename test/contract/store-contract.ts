@@ -1,8 +1,13 @@
 import { expect } from 'chai';
-import type { Redis } from 'ioredis';
+import type { Command, Redis } from 'ioredis';
 import sinon from 'sinon';
-import { type RedisConnection, TokenStore, type TokenStoreOptions } from '../../lib/index.js';
-import { uniquePrefix, waitFor } from '../helpers/index.js';
+import {
+  NotDurableError,
+  type RedisConnection,
+  TokenStore,
+  type TokenStoreOptions,
+} from '../../lib/index.js';
+import { keySlot, uniquePrefix, waitFor } from '../helpers/index.js';
 
 /**
  * A Redis deployment the store contract runs against: a single server, a Cluster or a
@@ -13,6 +18,13 @@ export interface ContractTarget {
   connect(): RedisConnection;
   /** A plain client of the node that holds `key`, to look at raw keys. */
   nodeFor(client: RedisConnection, key: string): Promise<Redis>;
+  /** How many replicas each master of the target has. */
+  replicas: number;
+  /**
+   * A new client, closed by the suite, of a replica of the node that holds `key`; only on
+   * targets with replicas.
+   */
+  replicaFor?(client: RedisConnection, key: string): Promise<Redis>;
 }
 
 /** Scans every node of the connection for keys under a prefix. */
@@ -47,7 +59,7 @@ export function hashTag(key: string): string {
 export function storeContract(target: ContractTarget): void {
   describe(`TokenStore contract on ${target.name}`, function () {
     this.timeout(30_000);
-    let clients: RedisConnection[] = [];
+    let clients: Array<RedisConnection | Redis> = [];
     let stores: TokenStore[] = [];
 
     function makeStore(options: TokenStoreOptions = {}): TokenStore {
@@ -104,7 +116,9 @@ export function storeContract(target: ContractTarget): void {
         const foreign = await other.issue('alice');
 
         expect(await store.verify(foreign.token)).to.equal(null);
-        expect(await store.verify(`${issued.token.slice(0, -1)}x`)).to.equal(null);
+        // A changed last character (never the one it already is, 1 token in 62 ends in x).
+        const changed = issued.token.endsWith('x') ? 'y' : 'x';
+        expect(await store.verify(`${issued.token.slice(0, -1)}${changed}`)).to.equal(null);
         expect(await store.verify('')).to.equal(null);
         expect(await store.verify('mt_')).to.equal(null);
         expect(await store.verify('x'.repeat(10_000))).to.equal(null);
@@ -114,9 +128,34 @@ export function storeContract(target: ContractTarget): void {
         const store = makeStore();
         const issued = await store.issue('alice');
         const sent = sinon.spy(store.redis, 'sendCommand');
-        expect(await store.verify(`${issued.token.slice(0, -2)}zz`)).to.equal(null);
+        const checksum = issued.token.endsWith('zz') ? 'yy' : 'zz';
+        expect(await store.verify(`${issued.token.slice(0, -2)}${checksum}`)).to.equal(null);
         expect(await store.verify('Bearer nonsense')).to.equal(null);
         expect(sent.callCount).to.equal(0);
+      });
+
+      it('sends each operation as one script whose keys share one hash slot', async () => {
+        const store = makeStore();
+        const phone = await store.issue('alice', { device: 'phone' });
+        const laptop = await store.issue('alice', { device: 'laptop' });
+        const kept = await store.issue('alice');
+        const sent = sinon.spy(store.redis, 'sendCommand');
+        await store.issue('alice');
+        await store.verify(phone.token);
+        await store.list('alice');
+        await store.revoke(phone.token);
+        await store.revokeById('alice', laptop.id);
+        await store.revokeOthers('alice', kept.id);
+        await store.revokeAll('alice');
+
+        expect(sent.callCount).to.equal(7);
+        for (const call of sent.getCalls()) {
+          const command = call.args[0] as Command;
+          expect(command.name).to.match(/^eval(sha)?$/);
+          const keys = command.getKeys().map(String);
+          expect(keys.length).to.be.at.least(1);
+          expect(new Set(keys.map(keySlot)).size).to.equal(1);
+        }
       });
 
       it('checks a well-formed token with one script call', async () => {
@@ -354,6 +393,77 @@ export function storeContract(target: ContractTarget): void {
         await node.del(key as string);
 
         expect((await store.list('alice')).map((t) => t.id)).to.deep.equal([kept.id]);
+      });
+    });
+
+    describe('durable writes', () => {
+      it('rejects with NotDurableError when fewer replicas than asked acknowledge', async () => {
+        const wanted = target.replicas + 1;
+        const store = makeStore({ durable: { replicas: wanted, timeout: 100 } });
+        const failed = await store.issue('alice', { device: 'phone' }).catch((err) => err);
+        expect(failed).to.be.instanceOf(NotDurableError);
+        expect(failed).to.include({ code: 'ERR_NOT_DURABLE', wanted, reached: target.replicas });
+        // The token was never handed out, so it does not stay on the user's list either.
+        expect(await store.list('alice')).to.deep.equal([]);
+
+        const issued = await store.issue('alice', { durable: 0 });
+        expect(await store.revoke(issued.token).catch((err) => err)).to.be.instanceOf(
+          NotDurableError,
+        );
+        // The master holds the revocation all the same.
+        expect(await store.verify(issued.token)).to.equal(null);
+      });
+
+      it('waits for the durable option of each revoke call', async () => {
+        const store = makeStore();
+        const durable = { replicas: target.replicas + 1, timeout: 50 };
+        const [a, b, c] = await Promise.all(
+          ['a', 'b', 'c'].map((d) => store.issue('bob', { device: d })),
+        );
+        const calls = [
+          () => store.revokeById('bob', a.id, { durable }),
+          () => store.revokeOthers('bob', b.id, { durable }),
+          () => store.revokeAll('bob', { durable }),
+          () => store.revoke(b.token, { durable }),
+        ];
+        for (const call of calls) {
+          expect(await call().catch((err) => err)).to.be.instanceOf(NotDurableError);
+        }
+        for (const issued of [a, b, c]) expect(await store.verify(issued.token)).to.equal(null);
+      });
+
+      if (target.replicas > 0) {
+        it('resolves a durable write once the replicas hold it', async () => {
+          const store = makeStore({ durable: target.replicas });
+          const issued = await store.issue('alice');
+          const [record] = (await allKeys(store.redis, store.keyPrefix)).filter((k) =>
+            k.endsWith(issued.id),
+          );
+          const replica = await (target.replicaFor as NonNullable<typeof target.replicaFor>)(
+            store.redis,
+            record,
+          );
+          clients.push(replica);
+          expect(await replica.hget(record, 'u')).to.equal('alice');
+
+          expect(await store.revokeById('alice', issued.id)).to.equal(true);
+          expect(await replica.exists(record)).to.equal(0);
+        });
+      }
+
+      it('reloads its scripts when Redis has forgotten them', async () => {
+        const store = makeStore();
+        const issued = await store.issue('alice');
+        const [record] = await allKeys(store.redis, store.keyPrefix);
+        await (await target.nodeFor(store.redis, record)).script('FLUSH');
+
+        expect((await store.verify(issued.token))?.userId).to.equal('alice');
+        await (await target.nodeFor(store.redis, record)).script('FLUSH');
+        const durable = { replicas: target.replicas + 1, timeout: 50 };
+        expect(await store.revokeAll('alice', { durable }).catch((err) => err)).to.be.instanceOf(
+          NotDurableError,
+        );
+        expect(await store.verify(issued.token)).to.equal(null);
       });
     });
 

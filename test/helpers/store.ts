@@ -58,3 +58,9 @@ export async function cachedTestStore(options: TokenStoreOptions = {}): Promise<
   await waitFor('the cache to track invalidations', () => store.cacheStats()?.connected === true);
   return store;
 }
+
+/** Disconnects an ioredis client in `closeAll`, after the stores that use it. */
+export function trackClient<T extends { disconnect(): void }>(client: T): T {
+  opened.push({ close: async () => client.disconnect() });
+  return client;
+}
