@@ -46,6 +46,7 @@ export async function loadTokens(
         c: now,
         d: randomBytes(8).toString('hex'),
         m: `{"label":"Pixel ${i % 10}"}`,
+        e: now + TTL_MS,
       });
       pipeline.pexpire(record, TTL_MS);
       pipeline.hset(index, id, '');

@@ -6,7 +6,8 @@
  *   B t:<id>       hash: the token record
  *                    u user id, h at-rest hash (32 base64url characters), c created (ms),
  *                    l last used (ms; absent until the first recorded use, read as c),
- *                    d device, t own ttl (ms, -1 never), m meta (JSON), s scope,
+ *                    d device, t own ttl (ms, -1 never), e expiry (ms; absent: never),
+ *                    m meta (JSON), s scope,
  *                    ip / ua client of the last use; absent fields are empty
  *   B u:<userId>   hash: the user's index, token id -> '' (the device lives in the record
  *                    only, so that no byte is kept twice)
@@ -43,8 +44,15 @@ local function capped_ttl(ttl, created, lifetime, now)
   return ttl
 end
 
-local function apply_ttl(key, ttl)
-  if ttl < 0 then redis.call('PERSIST', key) else redis.call('PEXPIRE', key, ttl) end
+-- Sets a record's TTL and its expiry field e together, so a plain read sees its expiry.
+local function apply_ttl(key, ttl, now)
+  if ttl < 0 then
+    redis.call('PERSIST', key)
+    redis.call('HDEL', key, 'e')
+  else
+    redis.call('PEXPIRE', key, ttl)
+    redis.call('HSET', key, 'e', now + ttl)
+  end
 end
 
 -- Gives the index the TTL of its longest-lived token, or deletes it when none is left.
@@ -147,8 +155,9 @@ if device ~= '' then fields[#fields + 1] = 'd'; fields[#fields + 1] = device end
 if ARGV[5] == '1' then fields[#fields + 1] = 't'; fields[#fields + 1] = ttl end
 if ARGV[6] ~= '' then fields[#fields + 1] = 'm'; fields[#fields + 1] = ARGV[6] end
 if ARGV[7] ~= '' then fields[#fields + 1] = 's'; fields[#fields + 1] = ARGV[7] end
-redis.call('HSET', record, unpack(fields))
 local own_ttl = capped_ttl(ttl, now, lifetime, now)
+if own_ttl >= 0 then fields[#fields + 1] = 'e'; fields[#fields + 1] = now + own_ttl end
+redis.call('HSET', record, unpack(fields))
 if own_ttl >= 0 then redis.call('PEXPIRE', record, own_ttl) end
 out[4] = own_ttl
 redis.call('HSET', index, string.sub(record, #base + 3), '')
@@ -157,7 +166,7 @@ if ARGV[9] == '1' then
   for _, token in ipairs(live) do
     local key = token_key(base, token.id)
     if ARGV[10] == '1' or redis.call('PTTL', key) ~= -1 then
-      apply_ttl(key, capped_ttl(store_ttl, token.created, lifetime, now))
+      apply_ttl(key, capped_ttl(store_ttl, token.created, lifetime, now), now)
     end
   end
 end
@@ -198,56 +207,52 @@ end
 ${ISSUE_BODY}`);
 
 /*
- * verify
+ * touch: the write half of a verify, run at most once per touch interval per token
+ * (verify itself is a plain HMGET of the record, see RECORD_FIELDS in token-store.ts)
  * KEYS[1] record
- * ARGV    1 touch interval ms, 2 sliding '1'/'0', 3 store ttl ms (-1 never), 4 max lifetime
- *         ms (0 none), 5 client ip (''), 6 user agent (''), 7.. candidate hashes, newest key
- *         first
- * Returns {0} when no hash matches, {-1} when past its lifetime (the token is deleted), else
- *         {1, user, device, created, last used, ttl ms, meta, scope, ip, ua, now}.
- * Every candidate is compared whether or not the record exists, so an unknown id and a
- * wrong secret cost the same.
+ * ARGV    1 the stored hash verify matched, 2 the hash under the newest server key,
+ *         3 touch interval ms, 4 sliding '1'/'0', 5 store ttl ms (-1 never), 6 max lifetime
+ *         ms (0 none), 7 client ip (''), 8 user agent ('')
+ * Returns {0} when the record is gone or holds another hash (revoked or replaced since the
+ *         read), {-1} when past its lifetime (the token is deleted), else
+ *         {1, last used ms, expiry ms (-1 never), 1 when this call recorded the use else 0}.
+ * Redis's clock decides: the app only guessed from its own that a write was due.
  */
-export const VERIFY = script(`
+export const TOUCH = script(`
 local record = KEYS[1]
-local r = redis.call('HMGET', record, 'h', 'u', 'd', 'c', 'l', 't', 'm', 's', 'ip', 'ua')
-local stored = r[1] or ''
-local matched = 0
-for i = #ARGV, 7, -1 do
-  if ARGV[i] == stored then matched = i end
-end
-if matched == 0 then return {0} end
+local r = redis.call('HMGET', record, 'h', 'u', 'c', 'l', 't', 'e')
+if not r[1] or (r[1] ~= ARGV[1] and r[1] ~= ARGV[2]) then return {0} end
 
 local now = now_ms()
-local lifetime = tonumber(ARGV[4])
+local lifetime = tonumber(ARGV[6])
 local base = string.sub(record, 1, #record - ${ID_LENGTH} - 2)
 local index = base .. 'u:' .. r[2]
-if past_lifetime(r[4], lifetime, now) then
+if past_lifetime(r[3], lifetime, now) then
   drop(index, base, string.sub(record, #base + 3))
   refresh_index_ttl(index, base)
   return {-1}
 end
 
 -- Matched under an older server key: rewrite the hash under the newest one.
-if matched > 7 then redis.call('HSET', record, 'h', ARGV[7]) end
+if r[1] ~= ARGV[2] then redis.call('HSET', record, 'h', ARGV[2]) end
 
-local used = tonumber(r[5] or r[4])
-local ttl = redis.call('PTTL', record)
-if now - used >= tonumber(ARGV[1]) then
-  used = now
+local used, expiry, recorded = tonumber(r[4] or r[3]), tonumber(r[6] or -1), 0
+if now - used >= tonumber(ARGV[3]) then
+  used, recorded = now, 1
   local fields = {'l', now}
-  if ARGV[5] ~= '' then fields[3] = 'ip'; fields[4] = ARGV[5]; r[9] = ARGV[5] end
-  if ARGV[6] ~= '' then fields[#fields + 1] = 'ua'; fields[#fields + 1] = ARGV[6]; r[10] = ARGV[6] end
+  if ARGV[7] ~= '' then fields[#fields + 1] = 'ip'; fields[#fields + 1] = ARGV[7] end
+  if ARGV[8] ~= '' then fields[#fields + 1] = 'ua'; fields[#fields + 1] = ARGV[8] end
   redis.call('HSET', record, unpack(fields))
-  if ARGV[2] == '1' and ttl >= 0 then
-    ttl = capped_ttl(tonumber(r[6] or ARGV[3]), r[4], lifetime, now)
+  if ARGV[4] == '1' and expiry >= 0 then
+    local ttl = capped_ttl(tonumber(r[5] or ARGV[5]), r[3], lifetime, now)
     if ttl >= 0 then
-      redis.call('PEXPIRE', record, ttl)
+      apply_ttl(record, ttl, now)
+      expiry = now + ttl
       redis.call('PEXPIRE', index, ttl, 'GT')
     end
   end
 end
-return {1, r[2], r[3] or '', r[4], used, ttl, r[7] or '', r[8] or '', r[9] or '', r[10] or '', now}
+return {1, used, expiry, recorded}
 `);
 
 /*
@@ -387,7 +392,7 @@ export const COMMANDS = {
   mtImport: { lua: IMPORT, numberOfKeys: 2 },
   mtReadPointer: { lua: READ_POINTER, numberOfKeys: 1 },
   mtWritePointer: { lua: WRITE_POINTER, numberOfKeys: 1 },
-  mtVerify: { lua: VERIFY, numberOfKeys: 1 },
+  mtTouch: { lua: TOUCH, numberOfKeys: 1 },
   mtRevoke: { lua: REVOKE, numberOfKeys: 1 },
   mtRevokeById: { lua: REVOKE_BY_ID, numberOfKeys: 2 },
   mtRevokeAll: { lua: REVOKE_ALL, numberOfKeys: 1 },

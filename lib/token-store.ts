@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
 import { Redis } from 'ioredis';
@@ -170,7 +170,18 @@ export interface TokenStoreOptions {
   durable?: Durability;
 }
 
-type Reply = Array<string | number>;
+type Reply = Array<string | number | null>;
+
+/** The fields a verify reads with one HMGET, in this order (the layout is in scripts.ts). */
+const RECORD_FIELDS = ['h', 'u', 'd', 'c', 'l', 'm', 's', 'ip', 'ua', 'e'] as const;
+
+/** Compared against when a record is missing, so an unknown id costs what a wrong secret does. */
+const ABSENT_HASH = Buffer.alloc(32, 'A');
+
+/** What a verify found: a live token and how long the answer may be cached, or why not. */
+type Checked =
+  | { status: 'live'; info: TokenInfo; fresh: number }
+  | { status: 'unknown' | 'lifetime' };
 
 /** A script call in flight, failed by the deadline timer when Redis stays silent. */
 interface PendingCall {
@@ -364,24 +375,20 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     if (cached !== undefined) return this.#verified(cached);
 
     const ticket = cache?.begin(key);
-    let reply: Reply;
+    let checked: Checked;
     try {
-      reply = await this.#call('verify', 'mtVerify', this.#verifyArgs(key, hashes, context));
+      checked = await this.#check(parsed.id, key, hashes, context);
     } catch (err) {
       if (ticket !== undefined) cache?.settle(ticket, hashes[0], null, 0);
       throw err;
     }
-    if (reply[0] !== 1) {
+    if (checked.status !== 'live') {
       if (ticket !== undefined) cache?.settle(ticket, hashes[0], null, 0);
-      this.#emitRejected(reply[0] === -1 ? 'lifetime' : 'unknown', parsed.id);
+      this.#emitRejected(checked.status, parsed.id);
       return null;
     }
-
-    const info = verifiedInfo(parsed.id, reply);
-    if (ticket !== undefined) {
-      cache?.settle(ticket, hashes[0], info, this.#freshFor(reply));
-    }
-    return this.#verified(info);
+    if (ticket !== undefined) cache?.settle(ticket, hashes[0], checked.info, checked.fresh);
+    return this.#verified(checked.info);
   }
 
   /**
@@ -494,20 +501,17 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     if (found === null) return { status: 'unknown' };
 
     const { ref } = found;
-    const reply = await this.#call(
-      'verify',
-      'mtVerify',
-      this.#verifyArgs(this.#tokenKey(ref.tag, ref.id), hashes, context),
-    );
-    if (reply[0] !== 1) {
-      this.#emitRejected(reply[0] === -1 ? 'lifetime' : 'unknown', ref.id);
+    const checked = await this.#check(ref.id, this.#tokenKey(ref.tag, ref.id), hashes, context);
+    if (checked.status !== 'live') {
+      this.#emitRejected(checked.status, ref.id);
       return { status: 'revoked' };
     }
-    const info = verifiedInfo(ref.id, reply);
+    const { info } = checked;
 
     // The record's TTL may have grown (sliding expiry, a login elsewhere): the pointer must
     // keep outliving it. A pointer under an older server key moves to the newest one.
-    const recordTtl = Number(reply[5]);
+    const recordTtl =
+      info.expiresAt === null ? -1 : Math.max(0, info.expiresAt.getTime() - Date.now());
     const wanted = pointerTtl(recordTtl, toMs(this.ttl));
     const stale =
       found.ttl >= 0 && (wanted < 0 || found.ttl < recordTtl + (wanted - recordTtl) / 2);
@@ -606,7 +610,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
       user,
       this.maxLifetime === null ? 0 : this.maxLifetime * 1000,
     ]);
-    const now = reply[0];
+    const now = Number(reply[0]);
     const tokens: TokenInfo[] = [];
     for (let i = 1; i + 9 <= reply.length; i += 9) {
       tokens.push(tokenInfo(String(reply[i]), user, reply.slice(i + 1, i + 9), now));
@@ -645,21 +649,71 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     return durableArg(opts.durable, this.durable);
   }
 
-  #verifyArgs(
-    record: string,
+  /**
+   * The verify itself: one HMGET of the record, the hash compared here in constant time, and
+   * the touch script only when a write is due (at most once per `touchInterval`, or to move
+   * the hash to the newest server key, or to let Redis's clock judge `maxLifetime`).
+   */
+  async #check(
+    id: string,
+    key: string,
     hashes: string[],
     context: VerifyContext | undefined,
-  ): Array<string | number | Buffer> {
-    return [
-      record,
-      this.touchInterval * 1000,
-      flag(this.slidingTtl),
-      toMs(this.ttl),
-      this.maxLifetime === null ? 0 : this.maxLifetime * 1000,
-      context?.ip ?? '',
-      context?.userAgent?.slice(0, MAX_USER_AGENT_LENGTH) ?? '',
-      ...hashes,
-    ];
+  ): Promise<Checked> {
+    const fields = await this.#run('verify', () => this.redis.hmget(key, ...RECORD_FIELDS));
+    const [stored, userId, device, created, used, meta, scope, ip, ua, expiry] = fields as Array<
+      string | null
+    >;
+    const matched = matchHash(stored, hashes);
+    if (matched < 0 || userId === null || created === null) return { status: 'unknown' };
+
+    const now = Date.now();
+    const createdAt = Number(created);
+    const lifetimeEnd =
+      this.maxLifetime === null ? Number.POSITIVE_INFINITY : createdAt + this.maxLifetime * 1000;
+    let lastUsed = Number(used ?? created);
+    let expiresAt = expiry === null ? -1 : Number(expiry);
+    let [lastIp, lastUserAgent] = [ip, ua];
+    if (matched > 0 || now - lastUsed >= this.touchInterval * 1000 || now >= lifetimeEnd) {
+      const userAgent = context?.userAgent?.slice(0, MAX_USER_AGENT_LENGTH) ?? '';
+      const reply = await this.#call('verify', 'mtTouch', [
+        key,
+        stored as string,
+        hashes[0],
+        this.touchInterval * 1000,
+        flag(this.slidingTtl),
+        toMs(this.ttl),
+        this.maxLifetime === null ? 0 : this.maxLifetime * 1000,
+        context?.ip ?? '',
+        userAgent,
+      ]);
+      if (reply[0] === 0) return { status: 'unknown' };
+      if (reply[0] === -1) return { status: 'lifetime' };
+      lastUsed = Number(reply[1]);
+      expiresAt = Number(reply[2]);
+      if (reply[3] === 1) {
+        lastIp = context?.ip || lastIp;
+        lastUserAgent = userAgent || lastUserAgent;
+      }
+    }
+
+    const info: TokenInfo = {
+      id,
+      userId,
+      device: device ?? null,
+      createdAt: new Date(createdAt),
+      lastUsedAt: new Date(lastUsed),
+      expiresAt: expiresAt < 0 ? null : new Date(expiresAt),
+      meta: meta === null ? {} : (JSON.parse(meta) as Record<string, string>),
+      scope: scope === null ? [] : scope.split(' '),
+      lastIp,
+      lastUserAgent,
+    };
+    // The answer holds until the token expires, ends its lifetime, or is due a touch.
+    let fresh = this.touchInterval * 1000 - (now - lastUsed);
+    if (expiresAt >= 0) fresh = Math.min(fresh, expiresAt - now);
+    fresh = Math.min(fresh, lifetimeEnd - now);
+    return { status: 'live', info, fresh };
   }
 
   /** The first pointer found among a token's candidate hashes, newest server key first. */
@@ -725,12 +779,17 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     command: keyof typeof COMMANDS,
     args: Array<string | number | Buffer>,
   ): Promise<Reply> {
+    return this.#run(operation, () => this.#commands[COMMAND_NAMES[command]](...args));
+  }
+
+  /** Sends one command within `timeout`; any failure of Redis becomes `RedisUnavailableError`. */
+  #run(operation: string, send: () => Promise<unknown>): Promise<Reply> {
     if (this.#closed) return Promise.reject(new StoreClosedError());
     return new Promise<Reply>((resolve, reject) => {
       const pending = { deadline: performance.now() + this.timeout, operation, reject };
       this.#pending.add(pending);
       if (this.#deadlineTimer === undefined) this.#armDeadlines(this.timeout);
-      this.#commands[COMMAND_NAMES[command]](...args).then(
+      send().then(
         (reply) => {
           if (!this.#pending.delete(pending)) return;
           if (Array.isArray(reply)) resolve(reply as Reply);
@@ -839,18 +898,6 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     return info;
   }
 
-  /**
-   * How long a verify's answer may be served from the cache: until the token expires, ends
-   * its lifetime, or is due its next `lastUsedAt` write (and sliding-expiry push).
-   */
-  #freshFor(reply: Reply): number {
-    const [created, used, expiresIn, now] = [3, 4, 5, 10].map((i) => Number(reply[i]));
-    let fresh = this.touchInterval * 1000 - (now - used);
-    if (expiresIn >= 0) fresh = Math.min(fresh, expiresIn);
-    if (this.maxLifetime !== null) fresh = Math.min(fresh, created + this.maxLifetime * 1000 - now);
-    return fresh;
-  }
-
   #emitRevoked(id: string, userId: string, reason: RevokeReason): void {
     this.#cache?.forget(this.#tokenKey(userTag(userId), id));
     debug('revoked %s of user %s (%s)', id, userId, reason);
@@ -941,6 +988,17 @@ function secretsArg(value: unknown): Buffer[] | undefined {
   });
 }
 
+/** Which candidate hash the stored one equals (-1 for none), comparing every one of them. */
+function matchHash(stored: string | null, candidates: string[]): number {
+  const have = stored === null ? ABSENT_HASH : Buffer.from(stored);
+  let found = -1;
+  for (let i = candidates.length - 1; i >= 0; i--) {
+    const want = Buffer.from(candidates[i]);
+    if (want.length === have.length && timingSafeEqual(want, have)) found = i;
+  }
+  return stored === null ? -1 : found;
+}
+
 function toMs(seconds: number | null): number {
   return seconds === null ? -1 : seconds * 1000;
 }
@@ -952,17 +1010,6 @@ function flag(value: boolean): string {
 function expiryDate(now: number | string, expiresIn: number | string): Date | null {
   const ms = Number(expiresIn);
   return ms < 0 ? null : new Date(Number(now) + ms);
-}
-
-/** Builds a `TokenInfo` from a successful reply of the verify script. */
-function verifiedInfo(id: string, reply: Reply): TokenInfo {
-  const [, userId, device, created, used, expiresIn, meta, scope, ip, ua, now] = reply;
-  return tokenInfo(
-    id,
-    String(userId),
-    [device, created, used, expiresIn, meta, scope, ip, ua],
-    now,
-  );
 }
 
 /** Builds a `TokenInfo` from a script's fields: device, created, used, ttl, meta, scope, ip, ua. */
