@@ -309,23 +309,19 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
       const id = newTokenId();
       const token = formatToken(this.tokenPrefix, tag, id);
       const record = this.#tokenKey(tag, id);
-      const { reply, shortfall } = await this.#write('issue', 'mtIssue', durable, [
-        index,
-        record,
-        user,
-        this.#hashes(token)[0],
-        device ?? '',
-        toMs(ttl),
-        opts.ttl === undefined ? '0' : '1',
-        meta,
-        scope,
-        toMs(this.ttl),
-        flag(this.resetTtlOnLogin),
-        flag(this.overwriteNullTtl),
-        this.maxLifetime === null ? 0 : this.maxLifetime * 1000,
-        this.maxTokensPerUser ?? 0,
-        this.onLimit,
-      ]);
+      const { reply, shortfall } = await this.#write(
+        'issue',
+        'mtIssue',
+        durable,
+        this.#issueArgs(index, record, user, this.#hashes(token)[0], {
+          device,
+          ttl,
+          ownTtl: opts.ttl !== undefined,
+          meta,
+          scope,
+          login: this.resetTtlOnLogin,
+        }),
+      );
       if (reply[0] === 'collision') continue;
       if (reply[0] === 'limit') throw new TokenLimitError(this.maxTokensPerUser ?? 0);
       if (reply[0] !== 'ok') throw new UnexpectedReplyError('issue');
@@ -441,22 +437,15 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     for (let attempt = 0; attempt < ISSUE_ATTEMPTS; attempt++) {
       const id = newTokenId();
       const reply = await this.#call('import', 'mtImport', [
-        index,
-        this.#tokenKey(tag, id),
-        user,
-        hashes[0],
-        device ?? '',
-        toMs(ttl),
-        opts.ttl === undefined ? '0' : '1',
-        meta,
-        scope,
-        toMs(this.ttl),
-        // An import is no login: the user's other tokens keep their TTL.
-        '0',
-        flag(this.overwriteNullTtl),
-        this.maxLifetime === null ? 0 : this.maxLifetime * 1000,
-        this.maxTokensPerUser ?? 0,
-        this.onLimit,
+        ...this.#issueArgs(index, this.#tokenKey(tag, id), user, hashes[0], {
+          device,
+          ttl,
+          ownTtl: opts.ttl !== undefined,
+          meta,
+          scope,
+          // An import is no login: the user's other tokens keep their TTL.
+          login: false,
+        }),
         found?.ref.id ?? '',
         ...hashes,
       ]);
@@ -757,6 +746,40 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
       ]);
     }
     throw importConflict();
+  }
+
+  /** KEYS and ARGV of the issue script (scripts.ts), which import extends. */
+  #issueArgs(
+    index: string,
+    record: string,
+    user: string,
+    hash: string,
+    token: {
+      device: string | null;
+      ttl: number | null;
+      ownTtl: boolean;
+      meta: string;
+      scope: string;
+      login: boolean;
+    },
+  ): Array<string | number> {
+    return [
+      index,
+      record,
+      user,
+      hash,
+      token.device ?? '',
+      toMs(token.ttl),
+      flag(token.ownTtl),
+      token.meta,
+      token.scope,
+      toMs(this.ttl),
+      flag(token.login),
+      flag(this.overwriteNullTtl),
+      this.maxLifetime === null ? 0 : this.maxLifetime * 1000,
+      this.maxTokensPerUser ?? 0,
+      this.onLimit,
+    ];
   }
 
   #tokenKey(tag: string, id: string): string {
