@@ -206,8 +206,10 @@ if now - used >= tonumber(ARGV[1]) then
   if ARGV[6] ~= '' then fields[#fields + 1] = 'ua'; fields[#fields + 1] = ARGV[6]; r[10] = ARGV[6] end
   redis.call('HSET', record, unpack(fields))
   if ARGV[2] == '1' and ttl >= 0 then
-    ttl = capped_ttl(tonumber(r[6] or ARGV[3]), r[4], lifetime, now)
-    if ttl >= 0 then
+    -- A token issued to never expire keeps the expiry a login reset gave it.
+    local renewed = capped_ttl(tonumber(r[6] or ARGV[3]), r[4], lifetime, now)
+    if renewed >= 0 then
+      ttl = renewed
       redis.call('PEXPIRE', record, ttl)
       redis.call('PEXPIRE', index, ttl, 'GT')
     end

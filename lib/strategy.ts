@@ -67,6 +67,7 @@ const STORE_OPTION_KEYS = [
   'secret',
   'tokenPrefix',
   'timeout',
+  'timeUnit',
 ] as const;
 
 type Extracted = { token: string } | 'missing' | 'invalid_request';

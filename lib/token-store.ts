@@ -64,7 +64,7 @@ export interface TokenStoreOptions {
    */
   keyPrefix?: string;
   /**
-   * Seconds a token lives; `null` for tokens that never expire.
+   * Seconds (units of `timeUnit`) a token lives; `null` for tokens that never expire.
    * @default 2592000 (30 days)
    */
   ttl?: number | null;
@@ -85,13 +85,14 @@ export interface TokenStoreOptions {
    */
   slidingTtl?: boolean;
   /**
-   * Seconds between two writes of `lastUsedAt` (and of sliding expiry) for one token.
-   * `0` writes on every verify.
+   * Seconds (units of `timeUnit`) between two writes of `lastUsedAt` (and of sliding expiry)
+   * for one token. `0` writes on every verify.
    * @default 60
    */
   touchInterval?: number;
   /**
-   * Seconds a token may live from its creation, however often it is used; `null` for no cap.
+   * Seconds (units of `timeUnit`) a token may live from its creation, however often it is
+   * used; `null` for no cap.
    * @default null
    */
   maxLifetime?: number | null;
@@ -124,6 +125,13 @@ export interface TokenStoreOptions {
    * @default 2000
    */
   timeout?: number;
+  /**
+   * Milliseconds in one unit of `ttl`, `touchInterval` and `maxLifetime` (and of a token's own
+   * `ttl`). For tests that need tokens to expire within milliseconds; keep the default in
+   * production. Expiry is still decided by Redis's own clock.
+   * @default 1000 (the units are seconds)
+   */
+  timeUnit?: number;
 }
 
 type Reply = Array<string | number>;
@@ -166,6 +174,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
   readonly onLimit: 'evict-oldest' | 'reject';
   readonly tokenPrefix: string;
   readonly timeout: number;
+  readonly timeUnit: number;
 
   readonly #ownsConnection: boolean;
   readonly #secrets: Buffer[] | undefined;
@@ -186,6 +195,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     this.onLimit = oneOf('onLimit', opts.onLimit, ['evict-oldest', 'reject'], 'evict-oldest');
     this.tokenPrefix = tokenPrefixArg(opts.tokenPrefix);
     this.timeout = positiveInteger('timeout', opts.timeout ?? 2000);
+    this.timeUnit = positiveInteger('timeUnit', opts.timeUnit ?? 1000);
     this.#secrets = secretsArg(opts.secret);
 
     const redis = opts.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -227,14 +237,14 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
         user,
         this.#hashes(token)[0],
         device ?? '',
-        toMs(ttl),
+        this.#toMs(ttl),
         opts.ttl === undefined ? '0' : '1',
         meta,
         scope,
-        toMs(this.ttl),
+        this.#toMs(this.ttl),
         flag(this.resetTtlOnLogin),
         flag(this.overwriteNullTtl),
-        this.maxLifetime === null ? 0 : this.maxLifetime * 1000,
+        this.#lifetimeMs(),
         this.maxTokensPerUser ?? 0,
         this.onLimit,
       ]);
@@ -269,10 +279,10 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
 
     const reply = await this.#call('verify', 'mtVerify', [
       this.#tokenKey(parsed.tag, parsed.id),
-      this.touchInterval * 1000,
+      this.touchInterval * this.timeUnit,
       flag(this.slidingTtl),
-      toMs(this.ttl),
-      this.maxLifetime === null ? 0 : this.maxLifetime * 1000,
+      this.#toMs(this.ttl),
+      this.#lifetimeMs(),
       context?.ip ?? '',
       context?.userAgent?.slice(0, MAX_USER_AGENT_LENGTH) ?? '',
       ...this.#hashes(token),
@@ -352,7 +362,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     const reply = await this.#call('list', 'mtList', [
       this.#indexKey(userTag(user), user),
       user,
-      this.maxLifetime === null ? 0 : this.maxLifetime * 1000,
+      this.#lifetimeMs(),
     ]);
     const now = reply[0];
     const tokens: TokenInfo[] = [];
@@ -379,6 +389,15 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     ]);
     for (const id of ids) this.#emitRevoked(String(id), user, reason);
     return ids.length;
+  }
+
+  /** A duration in `timeUnit`s as the scripts take it: milliseconds, or -1 for never. */
+  #toMs(units: number | null): number {
+    return units === null ? -1 : units * this.timeUnit;
+  }
+
+  #lifetimeMs(): number {
+    return this.maxLifetime === null ? 0 : this.maxLifetime * this.timeUnit;
   }
 
   #tokenKey(tag: string, id: string): string {
@@ -507,10 +526,6 @@ function secretsArg(value: unknown): Buffer[] | undefined {
     }
     return Buffer.from(key);
   });
-}
-
-function toMs(seconds: number | null): number {
-  return seconds === null ? -1 : seconds * 1000;
 }
 
 function flag(value: boolean): string {
