@@ -39,8 +39,10 @@ local function capped_ttl(ttl, created, lifetime, now)
   return ttl
 end
 
-local function apply_ttl(key, ttl)
-  if ttl < 0 then redis.call('PERSIST', key) else redis.call('PEXPIRE', key, ttl) end
+-- Expiry is set as an absolute time from \`now\`, so the key ends exactly when the script
+-- says it does, however long the script itself took to run.
+local function apply_ttl(key, ttl, now)
+  if ttl < 0 then redis.call('PERSIST', key) else redis.call('PEXPIREAT', key, now + ttl) end
 end
 
 -- Gives the index the TTL of its longest-lived token, or deletes it when none is left.
@@ -147,7 +149,7 @@ if ARGV[6] ~= '' then fields[#fields + 1] = 'm'; fields[#fields + 1] = ARGV[6] e
 if ARGV[7] ~= '' then fields[#fields + 1] = 's'; fields[#fields + 1] = ARGV[7] end
 redis.call('HSET', record, unpack(fields))
 local own_ttl = capped_ttl(ttl, now, lifetime, now)
-if own_ttl >= 0 then redis.call('PEXPIRE', record, own_ttl) end
+if own_ttl >= 0 then redis.call('PEXPIREAT', record, now + own_ttl) end
 out[4] = own_ttl
 redis.call('HSET', index, string.sub(record, #base + 3), device)
 
@@ -155,7 +157,7 @@ if ARGV[9] == '1' then
   for _, token in ipairs(live) do
     local key = token_key(base, token.id)
     if ARGV[10] == '1' or redis.call('PTTL', key) ~= -1 then
-      apply_ttl(key, capped_ttl(store_ttl, token.created, lifetime, now))
+      apply_ttl(key, capped_ttl(store_ttl, token.created, lifetime, now), now)
     end
   end
 end
@@ -210,8 +212,8 @@ if now - used >= tonumber(ARGV[1]) then
     local renewed = capped_ttl(tonumber(r[6] or ARGV[3]), r[4], lifetime, now)
     if renewed >= 0 then
       ttl = renewed
-      redis.call('PEXPIRE', record, ttl)
-      redis.call('PEXPIRE', index, ttl, 'GT')
+      redis.call('PEXPIREAT', record, now + ttl)
+      redis.call('PEXPIREAT', index, now + ttl, 'GT')
     end
   end
 end

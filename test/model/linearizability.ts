@@ -23,7 +23,7 @@ export interface Path {
   floor: number;
 }
 
-/** A result may report an expiry up to this many ms off: PTTL and TIME are both truncated. */
+/** A reported expiry may be this many ms off besides: PTTL and TIME are both truncated. */
 const EXPIRY_TOLERANCE = 3;
 const MAX_PATHS = 256;
 
@@ -60,7 +60,7 @@ export function explainStep(
       for (const t of path.state.candidateTimes(window.lo, window.hi)) {
         const state = path.state.clone();
         const predicted = state.apply(exec, t);
-        if (!sameOutcome(predicted.outcome, exec.outcome)) continue;
+        if (!sameOutcome(predicted.outcome, exec.outcome, exec.end - exec.start)) continue;
         const floor = Math.max(path.floor, exec.now ?? t);
         visit(
           { state, floor },
@@ -86,23 +86,39 @@ export function explainStep(
 }
 
 /**
- * The Redis times at which an operation may have run: around `TIME` when its script
- * returned it, else inside the window the runner measured, never before `floor`.
+ * The Redis times at which an operation may have seen its keys: Redis decides expiry at the
+ * moment a script starts, which lies after the call was sent and after the operation placed
+ * before it, and no later than the `TIME` the script read (or the answer arrived).
  */
 function timeWindow(exec: Execution, floor: number): { lo: number; hi: number } | null {
-  const lo = Math.max((exec.now ?? exec.start) - EXPIRY_SLACK, floor - EXPIRY_SLACK);
+  const lo = Math.max(exec.start, floor) - EXPIRY_SLACK;
   const hi = (exec.now ?? exec.end) + EXPIRY_SLACK;
   return lo <= hi ? { lo, hi } : null;
 }
 
-export function sameOutcome(a: Outcome, b: Outcome): boolean {
+/**
+ * Whether the model's outcome `a` matches the observed `b`. A reported expiry is `TIME` plus
+ * `PTTL`, read at two moments of one script, so it may fall short of the real one by as
+ * long as the script ran: at most `duration`, the time the whole call took.
+ */
+export function sameOutcome(a: Outcome, b: Outcome, duration: number): boolean {
+  const close = (model: number | null, seen: number | null) =>
+    model === null || seen === null
+      ? model === seen
+      : seen >= model - duration - EXPIRY_TOLERANCE && seen <= model + EXPIRY_TOLERANCE;
+  const sameInfo = (model: InfoView | null, seen: InfoView | null) => {
+    if (model === null || seen === null) return model === seen;
+    const { expiresAt: modelExpiry, ...modelRest } = model;
+    const { expiresAt: seenExpiry, ...seenRest } = seen;
+    return close(modelExpiry, seenExpiry) && JSON.stringify(modelRest) === JSON.stringify(seenRest);
+  };
   switch (a.kind) {
     case 'issued':
       return (
         b.kind === 'issued' &&
         a.id === b.id &&
         a.first === b.first &&
-        closeExpiry(a.expiresAt, b.expiresAt)
+        close(a.expiresAt, b.expiresAt)
       );
     case 'info':
       return b.kind === 'info' && sameInfo(a.info, b.info);
@@ -118,18 +134,6 @@ export function sameOutcome(a: Outcome, b: Outcome): boolean {
     case 'error':
       return b.kind === 'error' && a.code === b.code;
   }
-}
-
-function sameInfo(a: InfoView | null, b: InfoView | null): boolean {
-  if (a === null || b === null) return a === b;
-  const { expiresAt: aExpiry, ...aRest } = a;
-  const { expiresAt: bExpiry, ...bRest } = b;
-  return closeExpiry(aExpiry, bExpiry) && JSON.stringify(aRest) === JSON.stringify(bRest);
-}
-
-function closeExpiry(a: number | null, b: number | null): boolean {
-  if (a === null || b === null) return a === b;
-  return Math.abs(a - b) <= EXPIRY_TOLERANCE;
 }
 
 function eventsKey(events: RevokedEvent[]): string {
