@@ -79,7 +79,9 @@ type Extracted = { token: string } | 'missing' | 'invalid_request';
  *
  * A valid token sets `req.user` and sets `req.authInfo` to its {@link TokenInfo}. Missing,
  * malformed, unknown, expired and revoked tokens all fail with 401 and a challenge that
- * does not say which; when Redis cannot answer, the request errors with status 503.
+ * does not say which; when Redis cannot answer, the request errors with status 503. A
+ * malformed request (an Authorization header that is not `<scheme> <token>` or is repeated,
+ * or a token in more than one place) fails with 400.
  *
  * @example
  * Protect an Express route and let login and logout use the same store:
@@ -126,15 +128,19 @@ export class RedisMultiTokenStrategy extends BearerStrategy {
 
   /** Reads the token as RFC 6750 section 2 allows, then verifies it against the store. */
   override authenticate(req: BearerRequest): void {
-    const found = this.#extract(req);
+    // Passport calls this on `Object.create(strategy)`, which lacks the private fields.
+    let self: object = this;
+    while (!(#sources in self)) self = Object.getPrototypeOf(self);
+    const strategy = self as RedisMultiTokenStrategy;
+    const found = strategy.#extract(req);
     if (found === 'missing') {
-      this.fail(this.#challenge(), 401);
+      this.fail(strategy.#challenge(), 401);
     } else if (found === 'invalid_request') {
-      this.fail(this.#challenge('invalid_request'), 400);
+      this.fail(strategy.#challenge('invalid_request'), 400);
     } else {
-      this.#verify(req, found.token, (err, user, info) => {
+      strategy.#verify(req, found.token, (err, user, info) => {
         if (err) this.error(err);
-        else if (!user) this.fail(this.#challenge('invalid_token'), 401);
+        else if (!user) this.fail(strategy.#challenge('invalid_token'), 401);
         else this.success(user, info);
       });
     }
@@ -161,7 +167,7 @@ export class RedisMultiTokenStrategy extends BearerStrategy {
     const found: string[] = [];
     if (this.#sources.has('header') && req.headers.authorization !== undefined) {
       const header = req.headers.authorization;
-      if (typeof header !== 'string') return 'invalid_request';
+      if (typeof header !== 'string' || repeatsAuthorization(req)) return 'invalid_request';
       const parts = header.split(' ');
       if (parts.length !== 2) return 'invalid_request';
       if (/^Bearer$/i.test(parts[0])) found.push(parts[1]);
@@ -182,6 +188,21 @@ export class RedisMultiTokenStrategy extends BearerStrategy {
   #challenge(error?: 'invalid_request' | 'invalid_token'): string {
     return bearerChallenge(this.#realm, this.#scope, error);
   }
+}
+
+/**
+ * Node keeps the first of several Authorization headers and drops the rest, so a proxy that
+ * reads the last one could disagree with the app about who is calling. Authorization is not
+ * a list header (RFC 9110 section 5.3), so a repeated one makes the request malformed.
+ */
+function repeatsAuthorization(req: BearerRequest): boolean {
+  const raw = req.rawHeaders;
+  if (!Array.isArray(raw)) return false;
+  let seen = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].toLowerCase() === 'authorization') seen++;
+  }
+  return seen > 1;
 }
 
 function requestMeta(req: BearerRequest): { ip?: string; userAgent?: string } {
