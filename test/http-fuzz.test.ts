@@ -5,17 +5,16 @@ import { RedisMultiTokenStrategy } from '../lib/index.js';
 import { formatToken, newTokenId } from '../lib/token-format.js';
 import { badRequestArb, expectedAnswer, requestBytes } from './fuzz/bad-requests.js';
 import { startExpressApp, type TestApp } from './helpers/express-app.js';
+import { fastCheckRuns } from './helpers/fast-check-env.js';
 import { type RedisServer, startRedisServer, uniquePrefix } from './helpers/index.js';
 import { sendRaw } from './helpers/raw-http.js';
 
 /*
  * Fuzzes the HTTP layer with malformed requests sent as raw bytes to an Express 5 app, on a
  * redis-server of its own so that INFO commandstats counts this traffic alone.
- * HTTP_FUZZ_RUNS sets how many (npm test: 1,000); HTTP_FUZZ_SEED replays a failure.
+ * HTTP_FUZZ_RUNS sets how many (npm test: 1,000); HTTP_FUZZ_SEED and _PATH replay a failure.
  */
-const runs = Number(process.env.HTTP_FUZZ_RUNS ?? 1000);
-const seed =
-  process.env.HTTP_FUZZ_SEED === undefined ? undefined : Number(process.env.HTTP_FUZZ_SEED);
+const settings = fastCheckRuns('HTTP_FUZZ', 1000);
 
 /** Calls per command since the last CONFIG RESETSTAT, leaving out our own CONFIG and INFO. */
 async function commandCalls(admin: Redis): Promise<Record<string, number>> {
@@ -58,7 +57,7 @@ describe('the bearer strategy under malformed requests', function () {
     await redis?.stop();
   });
 
-  it(`answers ${runs} malformed requests with the right 400 or 401, accepts none and asks Redis nothing`, async () => {
+  it(`answers ${settings.numRuns} malformed requests with the right 400 or 401, accepts none and asks Redis nothing`, async () => {
     await admin.config('RESETSTAT');
     const tally = new Map<string, Map<string, number>>();
     await fc.assert(
@@ -78,7 +77,7 @@ describe('the bearer strategy under malformed requests', function () {
         row.set(`${by} ${res.status}`, (row.get(`${by} ${res.status}`) ?? 0) + 1);
         tally.set(req.category, row);
       }),
-      { numRuns: runs, seed },
+      settings,
     );
 
     expect(app.errors).to.deep.equal([]);

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import sinon from 'sinon';
+import { fastCheckRuns } from './helpers/fast-check-env.js';
 import { rawClient } from './helpers/index.js';
 import type { Coverage } from './model/reference-model.js';
 import { runScenario, type SpiedClient } from './model/runner.js';
@@ -11,9 +12,7 @@ import { CLIENTS, configArb, stepsArb } from './model/scenario.js';
  * MODEL_RUNS sets how many sequences (npm test: 1,000; npm run test:long: 10,000). A failure
  * prints fast-check's seed and path; replay it with MODEL_SEED and MODEL_PATH.
  */
-const runs = Number(process.env.MODEL_RUNS ?? 1000);
-const seed = process.env.MODEL_SEED === undefined ? undefined : Number(process.env.MODEL_SEED);
-const path = process.env.MODEL_PATH;
+const settings = fastCheckRuns('MODEL', 1000);
 
 describe('TokenStore against a reference model', function () {
   this.timeout(0);
@@ -39,12 +38,12 @@ describe('TokenStore against a reference model', function () {
     for (const [rule, count] of rows) console.log(`        ${String(count).padStart(7)}  ${rule}`);
   });
 
-  it(`agrees with the model on ${runs} random sequences, waits and concurrent batches included`, async () => {
+  it(`agrees with the model on ${settings.numRuns} random sequences, waits and concurrent batches included`, async () => {
     await fc.assert(
       fc.asyncProperty(configArb, stepsArb, (config, steps) =>
         runScenario(clients, config, steps, coverage),
       ),
-      { numRuns: runs, seed, path, endOnFailure: path !== undefined },
+      settings,
     );
   });
 });

@@ -19,7 +19,10 @@ export interface TestApp {
  *   GET /devices                     lists the bearer's tokens
  * Bodies may be JSON or form-encoded, up to 1 MiB.
  */
-export async function startExpressApp(strategy: RedisMultiTokenStrategy): Promise<TestApp> {
+export async function startExpressApp(
+  strategy: RedisMultiTokenStrategy,
+  { keepAliveTimeout = 5000 } = {},
+): Promise<TestApp> {
   const auth = new passport.Passport();
   auth.use(strategy);
   const bearer = auth.authenticate(strategy.name, { session: false });
@@ -55,6 +58,7 @@ export async function startExpressApp(strategy: RedisMultiTokenStrategy): Promis
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
   });
+  server.keepAliveTimeout = keepAliveTimeout;
   const address = server.address();
   return {
     port: typeof address === 'object' && address ? address.port : 0,
