@@ -9,6 +9,8 @@ import bearer from 'passport-http-bearer';
 /** The parts of a Node, Express or koa-passport request the strategy reads. */
 export interface BearerRequest {
   headers: Record<string, string | string[] | undefined>;
+  /** Header names and values as received, when the framework keeps them (Node does). */
+  rawHeaders?: string[];
   body?: unknown;
   query?: unknown;
   ip?: string;

@@ -44,13 +44,14 @@ local function capped_ttl(ttl, created, lifetime, now)
   return ttl
 end
 
--- Sets a record's TTL and its expiry field e together, so a plain read sees its expiry.
+-- Sets a record's expiry and its field e together, so a plain read sees the expiry. It is
+-- an absolute time from the script's own clock, so the key ends exactly when e says.
 local function apply_ttl(key, ttl, now)
   if ttl < 0 then
     redis.call('PERSIST', key)
     redis.call('HDEL', key, 'e')
   else
-    redis.call('PEXPIRE', key, ttl)
+    redis.call('PEXPIREAT', key, now + ttl)
     redis.call('HSET', key, 'e', now + ttl)
   end
 end
@@ -158,7 +159,7 @@ if ARGV[7] ~= '' then fields[#fields + 1] = 's'; fields[#fields + 1] = ARGV[7] e
 local own_ttl = capped_ttl(ttl, now, lifetime, now)
 if own_ttl >= 0 then fields[#fields + 1] = 'e'; fields[#fields + 1] = now + own_ttl end
 redis.call('HSET', record, unpack(fields))
-if own_ttl >= 0 then redis.call('PEXPIRE', record, own_ttl) end
+if own_ttl >= 0 then redis.call('PEXPIREAT', record, now + own_ttl) end
 out[4] = own_ttl
 redis.call('HSET', index, string.sub(record, #base + 3), '')
 
@@ -215,7 +216,8 @@ ${ISSUE_BODY}`);
  *         ms (0 none), 7 client ip (''), 8 user agent ('')
  * Returns {0} when the record is gone or holds another hash (revoked or replaced since the
  *         read), {-1} when past its lifetime (the token is deleted), else
- *         {1, last used ms, expiry ms (-1 never), 1 when this call recorded the use else 0}.
+ *         {1, last used ms, expiry ms (-1 never), 1 when this call recorded the use else 0,
+ *         now ms}.
  * Redis's clock decides: the app only guessed from its own that a write was due.
  */
 export const TOUCH = script(`
@@ -248,11 +250,11 @@ if now - used >= tonumber(ARGV[3]) then
     if ttl >= 0 then
       apply_ttl(record, ttl, now)
       expiry = now + ttl
-      redis.call('PEXPIRE', index, ttl, 'GT')
+      redis.call('PEXPIREAT', index, now + ttl, 'GT')
     end
   end
 end
-return {1, used, expiry, recorded}
+return {1, used, expiry, recorded, now}
 `);
 
 /*

@@ -130,6 +130,7 @@ const STORE_OPTION_KEYS = [
   'secret',
   'tokenPrefix',
   'timeout',
+  'timeUnit',
   'importedTokens',
   'cache',
   'durable',
@@ -154,7 +155,9 @@ type Extracted = { token: string } | 'missing' | 'invalid_request';
  *
  * A valid token sets `req.user` and sets `req.authInfo` to its {@link TokenInfo}. Missing,
  * malformed, unknown, expired and revoked tokens all fail with 401 and a challenge that
- * does not say which; when Redis cannot answer, the request errors with status 503.
+ * does not say which; when Redis cannot answer, the request errors with status 503. A
+ * malformed request (an Authorization header that is not `<scheme> <token>` or is repeated,
+ * or a token in more than one place) fails with 400.
  *
  * @example
  * Protect an Express route and let login and logout use the same store:
@@ -282,7 +285,7 @@ export class RedisMultiTokenStrategy extends BearerStrategy {
     const found: string[] = [];
     if (sources.has('header') && req.headers.authorization !== undefined) {
       const header = req.headers.authorization;
-      if (typeof header !== 'string') return 'invalid_request';
+      if (typeof header !== 'string' || repeatsAuthorization(req)) return 'invalid_request';
       const parts = header.split(' ');
       if (parts.length !== 2) return 'invalid_request';
       if (/^Bearer$/i.test(parts[0])) found.push(parts[1]);
@@ -303,6 +306,21 @@ export class RedisMultiTokenStrategy extends BearerStrategy {
   private challenge(error?: 'invalid_request' | 'invalid_token'): string {
     return bearerChallenge(this.settings.realm, this.settings.scope, error);
   }
+}
+
+/**
+ * Node keeps the first of several Authorization headers and drops the rest, so a proxy that
+ * reads the last one could disagree with the app about who is calling. Authorization is not
+ * a list header (RFC 9110 section 5.3), so a repeated one makes the request malformed.
+ */
+function repeatsAuthorization(req: BearerRequest): boolean {
+  const raw = req.rawHeaders;
+  if (!Array.isArray(raw)) return false;
+  let seen = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].toLowerCase() === 'authorization') seen++;
+  }
+  return seen > 1;
 }
 
 function requestMeta(req: BearerRequest): { ip?: string; userAgent?: string } {

@@ -83,7 +83,7 @@ export interface TokenStoreOptions {
    */
   keyPrefix?: string;
   /**
-   * Seconds a token lives; `null` for tokens that never expire.
+   * Seconds (units of `timeUnit`) a token lives; `null` for tokens that never expire.
    * @default 2592000 (30 days)
    */
   ttl?: number | null;
@@ -104,13 +104,14 @@ export interface TokenStoreOptions {
    */
   slidingTtl?: boolean;
   /**
-   * Seconds between two writes of `lastUsedAt` (and of sliding expiry) for one token.
-   * `0` writes on every verify.
+   * Seconds (units of `timeUnit`) between two writes of `lastUsedAt` (and of sliding expiry)
+   * for one token. `0` writes on every verify.
    * @default 60
    */
   touchInterval?: number;
   /**
-   * Seconds a token may live from its creation, however often it is used; `null` for no cap.
+   * Seconds (units of `timeUnit`) a token may live from its creation, however often it is
+   * used; `null` for no cap.
    * @default null
    */
   maxLifetime?: number | null;
@@ -143,6 +144,13 @@ export interface TokenStoreOptions {
    * @default 2000
    */
   timeout?: number;
+  /**
+   * Milliseconds in one unit of `ttl`, `touchInterval` and `maxLifetime` (and of a token's own
+   * `ttl`). For tests that need tokens to expire within milliseconds; keep the default in
+   * production. Expiry is still decided by Redis's own clock.
+   * @default 1000 (the units are seconds)
+   */
+  timeUnit?: number;
   /**
    * Lets `verify` and `revoke` look up tokens brought in by `import` (any token not
    * starting with `tokenPrefix`): one more round trip for them. Off, such tokens are
@@ -234,6 +242,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
   readonly onLimit: 'evict-oldest' | 'reject';
   readonly tokenPrefix: string;
   readonly timeout: number;
+  readonly timeUnit: number;
   readonly importedTokens: boolean;
   /** Replicas every write waits for, and for how long; `null` when writes do not wait. */
   readonly durable: Readonly<DurableWrite> | null;
@@ -260,6 +269,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     this.onLimit = oneOf('onLimit', opts.onLimit, ['evict-oldest', 'reject'], 'evict-oldest');
     this.tokenPrefix = tokenPrefixArg(opts.tokenPrefix);
     this.timeout = positiveInteger('timeout', opts.timeout ?? 2000);
+    this.timeUnit = positiveInteger('timeUnit', opts.timeUnit ?? 1000);
     this.importedTokens = booleanArg('importedTokens', opts.importedTokens, false);
     this.durable = durableArg(opts.durable, null);
     this.#secrets = secretsArg(opts.secret);
@@ -501,7 +511,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     // keep outliving it. A pointer under an older server key moves to the newest one.
     const recordTtl =
       info.expiresAt === null ? -1 : Math.max(0, info.expiresAt.getTime() - Date.now());
-    const wanted = pointerTtl(recordTtl, toMs(this.ttl));
+    const wanted = pointerTtl(recordTtl, this.#toMs(this.ttl));
     const stale =
       found.ttl >= 0 && (wanted < 0 || found.ttl < recordTtl + (wanted - recordTtl) / 2);
     if (found.index > 0 || stale) {
@@ -597,7 +607,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     const reply = await this.#call('list', 'mtList', [
       this.#indexKey(userTag(user), user),
       user,
-      this.maxLifetime === null ? 0 : this.maxLifetime * 1000,
+      this.#lifetimeMs(),
     ]);
     const now = Number(reply[0]);
     const tokens: TokenInfo[] = [];
@@ -659,20 +669,22 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     const now = Date.now();
     const createdAt = Number(created);
     const lifetimeEnd =
-      this.maxLifetime === null ? Number.POSITIVE_INFINITY : createdAt + this.maxLifetime * 1000;
+      this.maxLifetime === null
+        ? Number.POSITIVE_INFINITY
+        : createdAt + this.maxLifetime * this.timeUnit;
     let lastUsed = Number(used ?? created);
     let expiresAt = expiry === null ? -1 : Number(expiry);
     let [lastIp, lastUserAgent] = [ip, ua];
-    if (matched > 0 || now - lastUsed >= this.touchInterval * 1000 || now >= lifetimeEnd) {
+    if (matched > 0 || now - lastUsed >= this.touchInterval * this.timeUnit || now >= lifetimeEnd) {
       const userAgent = context?.userAgent?.slice(0, MAX_USER_AGENT_LENGTH) ?? '';
       const reply = await this.#call('verify', 'mtTouch', [
         key,
         stored as string,
         hashes[0],
-        this.touchInterval * 1000,
+        this.touchInterval * this.timeUnit,
         flag(this.slidingTtl),
-        toMs(this.ttl),
-        this.maxLifetime === null ? 0 : this.maxLifetime * 1000,
+        this.#toMs(this.ttl),
+        this.#lifetimeMs(),
         context?.ip ?? '',
         userAgent,
       ]);
@@ -699,7 +711,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
       lastUserAgent,
     };
     // The answer holds until the token expires, ends its lifetime, or is due a touch.
-    let fresh = this.touchInterval * 1000 - (now - lastUsed);
+    let fresh = this.touchInterval * this.timeUnit - (now - lastUsed);
     if (expiresAt >= 0) fresh = Math.min(fresh, expiresAt - now);
     fresh = Math.min(fresh, lifetimeEnd - now);
     return { status: 'live', info, fresh };
@@ -735,7 +747,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     const written = await this.#call('import', 'mtWritePointer', [
       pointerKey(this.keyPrefix, hash),
       formatRecordRef(ref),
-      pointerTtl(recordTtl, toMs(this.ttl)),
+      pointerTtl(recordTtl, this.#toMs(this.ttl)),
     ]);
     if (Number(written) === 1) return;
     if (rollbackIndex !== null) {
@@ -769,17 +781,26 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
       user,
       hash,
       token.device ?? '',
-      toMs(token.ttl),
+      this.#toMs(token.ttl),
       flag(token.ownTtl),
       token.meta,
       token.scope,
-      toMs(this.ttl),
+      this.#toMs(this.ttl),
       flag(token.login),
       flag(this.overwriteNullTtl),
-      this.maxLifetime === null ? 0 : this.maxLifetime * 1000,
+      this.#lifetimeMs(),
       this.maxTokensPerUser ?? 0,
       this.onLimit,
     ];
+  }
+
+  /** A duration in `timeUnit`s as the scripts take it: milliseconds, or -1 for never. */
+  #toMs(units: number | null): number {
+    return units === null ? -1 : units * this.timeUnit;
+  }
+
+  #lifetimeMs(): number {
+    return this.maxLifetime === null ? 0 : this.maxLifetime * this.timeUnit;
   }
 
   #tokenKey(tag: string, id: string): string {
@@ -1020,10 +1041,6 @@ function matchHash(stored: string | null, candidates: string[]): number {
     if (want.length === have.length && timingSafeEqual(want, have)) found = i;
   }
   return stored === null ? -1 : found;
-}
-
-function toMs(seconds: number | null): number {
-  return seconds === null ? -1 : seconds * 1000;
 }
 
 function flag(value: boolean): string {

@@ -44,7 +44,10 @@ export interface IssueOptions extends WriteOptions {
    * again for the same user and device replaces that device's token.
    */
   device?: string;
-  /** Seconds this token lives; `null` never expires. Default: the store's `ttl`. */
+  /**
+   * Seconds (units of the store's `timeUnit`) this token lives; `null` never expires.
+   * Default: the store's `ttl`.
+   */
   ttl?: number | null;
   /** A small map of strings kept with the token, such as a label or the user agent. */
   meta?: Record<string, string>;
