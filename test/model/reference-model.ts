@@ -338,9 +338,7 @@ export class ModelState {
       if (this.isLive(token, t)) revoked.push(token);
       this.tokens.delete(token.id);
     }
-    this.#note(
-      `${reason} ends ${revoked.length > 1 ? 'several tokens' : `${revoked.length} token`}`,
-    );
+    this.#note(`${reason} ends ${howMany(revoked.length)}`);
     return {
       outcome: { kind: 'count', value: revoked.length },
       events: revoked.map((token) => event(token, reason)),

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { RedisMultiTokenStrategy } from '../../lib/index.js';
 import { startExpressApp, type TestApp } from '../helpers/express-app.js';
-import { type RedisServer, startRedisServer, uniquePrefix } from '../helpers/index.js';
+import { type RedisServer, startRedisServer, uniquePrefix, waitFor } from '../helpers/index.js';
 
 /*
  * A bounded soak: steady mixed traffic through Express for SOAK_SECONDS (default 120), with
@@ -15,7 +15,10 @@ import { type RedisServer, startRedisServer, uniquePrefix } from '../helpers/ind
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 120);
 /** Operations per second; a login or logout adds the next use of the token it revoked. */
 const RATE = Number(process.env.SOAK_RATE ?? 200);
-const WARM_UP = Math.min(30, Math.round(SECONDS / 4));
+/** Seconds until every device slot holds a token and the JIT has settled. */
+const WARM_UP = 30;
+/** Flatness is judged on at least 30 s after the warm-up; shorter runs only report it. */
+const JUDGE_SLOPES = SECONDS >= WARM_UP + 30;
 const USERS = 200;
 const DEVICES = 3;
 const MAX_IN_FLIGHT = 64;
@@ -100,7 +103,8 @@ describe('a soak of mixed traffic through Express', function () {
   let admin: Redis;
   let strategy: RedisMultiTokenStrategy;
   let app: TestApp;
-  const agent = new Agent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT });
+  // Few connections, so the keep-alive pool is full before the warm-up ends.
+  const agent = new Agent({ keepAlive: true, maxSockets: 16 });
 
   before(async () => {
     redis = await startRedisServer();
@@ -220,9 +224,10 @@ describe('a soak of mixed traffic through Express', function () {
         redisMemory.push([elapsed, Number(/used_memory:(\d+)/.exec(info)?.[1])]);
         nextSample++;
       }
+      // Pacing: the steady rate is what this loop is for.
       await sleep(5);
     }
-    while (inFlight > 0) await sleep(5);
+    await waitFor('the requests in flight to finish', () => inFlight === 0, { interval: 5 });
     if (process.env.SOAK_VERBOSE) {
       gc?.();
       const spaces = heapSpaces();
@@ -235,7 +240,8 @@ describe('a soak of mixed traffic through Express', function () {
       }
     }
 
-    const steady = (points: Array<[number, number]>) => points.filter(([t]) => t >= WARM_UP);
+    const from = JUDGE_SLOPES ? WARM_UP : SECONDS / 2;
+    const steady = (points: Array<[number, number]>) => points.filter(([t]) => t >= from);
     const heapSlope = slope(steady(heap));
     const redisSlope = slope(steady(redisMemory));
     const mean = (points: Array<[number, number]>) =>
@@ -248,7 +254,7 @@ describe('a soak of mixed traffic through Express', function () {
         `${counts.revokedChecked} revoked tokens used again, ${counts.skipped} picks skipped (slot busy)`,
         `\n      heap after GC: mean ${kb(mean(heap))}, slope ${kb(heapSlope)}/s (bound ${kb(HEAP_SLOPE_BOUND)}/s)`,
         `\n      redis used_memory: mean ${kb(mean(redisMemory))}, slope ${kb(redisSlope)}/s`,
-        `(bound ${kb(REDIS_SLOPE_BOUND)}/s), warm-up ${WARM_UP} s, ${heap.length} samples`,
+        `(bound ${kb(REDIS_SLOPE_BOUND)}/s), slopes from ${from} s on, ${heap.length} samples`,
         gc ? '' : '\n      (no --expose-gc: heap samples include garbage)',
       ].join(' '),
     );
@@ -256,7 +262,13 @@ describe('a soak of mixed traffic through Express', function () {
     expect(errors).to.deep.equal([]);
     expect(app.errors).to.deep.equal([]);
     expect(counts.operations).to.be.at.least(RATE * SECONDS * 0.9);
-    expect(Math.abs(heapSlope)).to.be.below(HEAP_SLOPE_BOUND);
-    expect(Math.abs(redisSlope)).to.be.below(REDIS_SLOPE_BOUND);
+    if (JUDGE_SLOPES) {
+      expect(Math.abs(heapSlope)).to.be.below(HEAP_SLOPE_BOUND);
+      expect(Math.abs(redisSlope)).to.be.below(REDIS_SLOPE_BOUND);
+    } else {
+      console.log(
+        `      (${SECONDS} s is too short to judge flatness: it needs ${WARM_UP + 30} s)`,
+      );
+    }
   });
 });
