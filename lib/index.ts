@@ -43,4 +43,5 @@ export type {
   VerifyContext,
   WriteOptions,
 } from './types.js';
+export type { DurableWrite } from './validate.js';
 export type { VerifyCacheOptions, VerifyCacheStats } from './verify-cache.js';

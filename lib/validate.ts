@@ -141,6 +141,7 @@ export function oneOf<T extends string>(
 }
 
 /** A `durable` option that is on, with its defaults applied: replicas and milliseconds. */
+/** A store's `durable` setting as checked: replicas to wait for, and milliseconds to wait. */
 export interface DurableWrite {
   replicas: number;
   timeout: number;

@@ -27,6 +27,8 @@ try {
       '--excludePrivate',
       '--excludeInternal',
       '--treatWarningsAsErrors',
+      // Source links need a hosted git remote, which a CI clone does not have.
+      '--disableSources',
       ...process.argv.slice(2),
     ],
     { stdio: 'inherit' },
