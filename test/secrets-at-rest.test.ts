@@ -81,7 +81,7 @@ describe('tokens at rest', function () {
     await client.quit();
   });
 
-  it(`keeps no 16-character piece of any of ${issues} tokens in any key or value it writes`, async () => {
+  it(`keeps no 16-character piece of any of ${issues} tokens in what it writes`, async () => {
     const stores = [
       new TokenStore({ redis: client, keyPrefix: uniquePrefix(), touchInterval: 0 }),
       new TokenStore({
@@ -117,7 +117,8 @@ describe('tokens at rest', function () {
     const found = texts.flatMap((text) => piecesIn(text, pieces));
     const bytes = texts.reduce((sum, text) => sum + text.length, 0);
     console.log(
-      `      scanned ${texts.length} keys, ${(bytes / 1e6).toFixed(1)} MB, for ${pieces.size} token pieces`,
+      `      scanned ${texts.length} keys, ${(bytes / 1e6).toFixed(1)} MB,` +
+        ` for ${pieces.size} token pieces`,
     );
     expect(texts.length, 'records and indexes of the live tokens').to.be.at.least(issues * 0.9);
     expect(found).to.deep.equal([]);

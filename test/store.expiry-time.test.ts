@@ -5,7 +5,7 @@ import { closeAll, rawClient, testStore } from './helpers/index.js';
 describe('the expiry a store reports', () => {
   afterEach(closeAll);
 
-  it('is the moment Redis ends the token, even when the issue script runs for a while', async () => {
+  it('is when Redis ends the token, even if the issue script runs a while', async () => {
     const store = testStore({ ttl: 3600 });
     const client = rawClient();
     try {

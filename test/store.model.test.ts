@@ -34,7 +34,7 @@ describe('TokenStore against a reference model', function () {
     for (const [rule, count] of rows) console.log(`        ${String(count).padStart(7)}  ${rule}`);
   });
 
-  it(`agrees with the model on ${settings.numRuns} random sequences, waits and concurrent batches included`, async () => {
+  it(`agrees with the model on ${settings.numRuns} sequences with waits and batches`, async () => {
     await fc.assert(
       fc.asyncProperty(configArb, stepsArb, (config, steps) =>
         runScenario(clients, config, steps, coverage),

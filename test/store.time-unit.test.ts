@@ -12,7 +12,7 @@ describe('the timeUnit option', () => {
     expect(issued.expiresAt?.getTime()).to.be.closeTo(Date.now() + 60_000, 2000);
   });
 
-  it('lets a test count ttl in milliseconds, with Redis deciding when the token expires', async () => {
+  it('lets a test count ttl in milliseconds, Redis still deciding the expiry', async () => {
     const store = testStore({ ttl: 80, timeUnit: 1 });
     const start = Date.now();
     const issued = await store.issue('alice');

@@ -133,24 +133,28 @@ export class ModelState {
     return JSON.stringify([...this.tokens.values()].sort((a, b) => (a.id < b.id ? -1 : 1)));
   }
 
-  /** The first millisecond at which a token is dead, or Infinity. */
-  deadFrom(token: ModelToken): number {
-    let dead = Number.POSITIVE_INFINITY;
-    if (token.expiresAt !== null) dead = token.expiresAt + 1;
-    if (this.config.maxLifetime !== null) {
+  /**
+   * The first millisecond at which a token is dead, or Infinity. Redis keeps a key through
+   * the millisecond it expires at, while maxLifetime ends a token at `created + maxLifetime`,
+   * where its key expires too. So in that one millisecond issue, verify and list (which check
+   * the lifetime) find the token gone, while the revokes (which look at the key) still find it.
+   */
+  deadFrom(token: ModelToken, checksLifetime = true): number {
+    let dead = token.expiresAt === null ? Number.POSITIVE_INFINITY : token.expiresAt + 1;
+    if (checksLifetime && this.config.maxLifetime !== null) {
       dead = Math.min(dead, token.created + this.config.maxLifetime);
     }
     return dead;
   }
 
-  isLive(token: ModelToken, t: number): boolean {
-    return t < this.deadFrom(token);
+  isLive(token: ModelToken, t: number, checksLifetime = true): boolean {
+    return t < this.deadFrom(token, checksLifetime);
   }
 
   /** Forgets tokens dead before `t`: time only moves forward, so they stay dead. */
   prune(t: number): void {
     for (const [id, token] of this.tokens) {
-      if (this.deadFrom(token) >= t - EXPIRY_SLACK) continue;
+      if (this.deadFrom(token, false) >= t - EXPIRY_SLACK) continue;
       this.tokens.delete(id);
       this.expired.add(id);
     }
@@ -163,8 +167,9 @@ export class ModelState {
   candidateTimes(lo: number, hi: number): number[] {
     const times = new Set<number>([lo]);
     for (const token of this.tokens.values()) {
-      const dead = this.deadFrom(token);
-      if (dead > lo && dead <= hi) times.add(dead);
+      for (const dead of [this.deadFrom(token), this.deadFrom(token, false)]) {
+        if (dead > lo && dead <= hi) times.add(dead);
+      }
     }
     return [...times].sort((a, b) => a - b);
   }
@@ -180,7 +185,7 @@ export class ModelState {
         return { outcome: { kind: 'info', info: this.#verify(op, exec, t) }, events: [] };
       case 'revoke': {
         const token = op.wellFormed ? this.#matching(op.token) : undefined;
-        const live = token !== undefined && this.isLive(token, t);
+        const live = token !== undefined && this.isLive(token, t, false);
         if (token !== undefined) this.tokens.delete(token.id);
         this.#note(live ? 'revoke ends a live token' : 'revoke finds no live token');
         return this.#revoked(live && token ? [token] : [], 'logout', live);
@@ -188,7 +193,7 @@ export class ModelState {
       case 'revokeById': {
         const token = op.wellFormed ? this.tokens.get(op.id) : undefined;
         const owned = token !== undefined && token.user === op.user;
-        const live = owned && this.isLive(token, t);
+        const live = owned && this.isLive(token, t, false);
         if (owned) this.tokens.delete(token.id);
         if (token !== undefined && !owned) this.#note("revokeById refuses another user's token");
         else this.#note(live ? 'revokeById ends a live token' : 'revokeById finds no live token');
@@ -335,7 +340,7 @@ export class ModelState {
         this.#note('revokeOthers keeps the current token');
         continue;
       }
-      if (this.isLive(token, t)) revoked.push(token);
+      if (this.isLive(token, t, false)) revoked.push(token);
       this.tokens.delete(token.id);
     }
     this.#note(`${reason} ends ${howMany(revoked.length)}`);

@@ -14,8 +14,8 @@ export type UserArg = (typeof USERS)[number];
 
 /**
  * Which token an operation uses: one issued earlier in the run (picked by its place counted
- * from the newest, so shrinking keeps the reference), one with its id but another secret, one never issued, or a
- * malformed one.
+ * from the newest, so shrinking keeps the reference), one with its id but another secret,
+ * one never issued, or a malformed one.
  */
 export interface TokenRef {
   pick: number;
