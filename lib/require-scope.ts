@@ -36,7 +36,8 @@ export interface RequireScopeOptions {
  * @example
  * Only tokens issued with the `write` scope may post:
  * ```ts
- * app.post('/notes', passport.authenticate('bearer', { session: false }), requireScope('write'), addNote)
+ * const auth = passport.authenticate('bearer', { session: false })
+ * app.post('/notes', auth, requireScope('write'), addNote)
  * ```
  */
 export function requireScope(...scopes: Array<string | RequireScopeOptions>): ScopeMiddleware {

@@ -164,8 +164,9 @@ type Extracted = { token: string } | 'missing' | 'invalid_request';
  * ```ts
  * const strategy = new RedisMultiTokenStrategy({ findUser: (id) => users.get(id) })
  * passport.use(strategy)
- * app.get('/me', passport.authenticate('bearer', { session: false }), (req, res) => res.json(req.user))
- * app.post('/logout', passport.authenticate('bearer', { session: false }), async (req, res) => {
+ * const auth = passport.authenticate('bearer', { session: false })
+ * app.get('/me', auth, (req, res) => res.json(req.user))
+ * app.post('/logout', auth, async (req, res) => {
  *   await strategy.store.revokeById(req.authInfo.userId, req.authInfo.id)
  *   res.sendStatus(204)
  * })
