@@ -57,9 +57,11 @@ local function apply_ttl(key, ttl, now)
 end
 
 -- Gives the index the TTL of its longest-lived token, or deletes it when none is left.
+-- A PTTL of 0 is a token in its last millisecond: still a key, which a touch in that same
+-- millisecond may extend, so the index must outlive it rather than vanish under it.
 local function refresh_index_ttl(index, base)
   local ids = redis.call('HKEYS', index)
-  local longest = 0
+  local longest = -2
   for _, id in ipairs(ids) do
     local pttl = redis.call('PTTL', token_key(base, id))
     if pttl == -1 then
@@ -68,7 +70,11 @@ local function refresh_index_ttl(index, base)
     end
     if pttl > longest then longest = pttl end
   end
-  if longest > 0 then redis.call('PEXPIRE', index, longest) else redis.call('DEL', index) end
+  if longest >= 0 then
+    redis.call('PEXPIRE', index, math.max(longest, 1))
+  else
+    redis.call('DEL', index)
+  end
 end
 
 local function drop(index, base, id)
