@@ -520,9 +520,7 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
       });
     }
 
-    if (this.listenerCount('verified') > 0)
-      this.emit('verified', { id: info.id, userId: info.userId });
-    return { status: 'live', info };
+    return { status: 'live', info: this.#verified(info) };
   }
 
   /**
@@ -612,7 +610,21 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
     const now = Number(reply[0]);
     const tokens: TokenInfo[] = [];
     for (let i = 1; i + 9 <= reply.length; i += 9) {
-      tokens.push(tokenInfo(String(reply[i]), user, reply.slice(i + 1, i + 9), now));
+      const [device, created, used, ttl, meta, scope, ip, ua] = reply
+        .slice(i + 1, i + 9)
+        .map((field) => (field === '' ? null : String(field)));
+      tokens.push(
+        tokenInfo(String(reply[i]), user, {
+          device,
+          created: Number(created),
+          used: Number(used),
+          expiresAt: Number(ttl) < 0 ? -1 : now + Number(ttl),
+          meta,
+          scope,
+          ip,
+          ua,
+        }),
+      );
     }
     return tokens.sort(
       (a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? -1 : 1),
@@ -698,18 +710,16 @@ export class TokenStore extends EventEmitter<TokenStoreEvents> {
       }
     }
 
-    const info: TokenInfo = {
-      id,
-      userId,
-      device: device ?? null,
-      createdAt: new Date(createdAt),
-      lastUsedAt: new Date(lastUsed),
-      expiresAt: expiresAt < 0 ? null : new Date(expiresAt),
-      meta: meta === null ? {} : (JSON.parse(meta) as Record<string, string>),
-      scope: scope === null ? [] : scope.split(' '),
-      lastIp,
-      lastUserAgent,
-    };
+    const info = tokenInfo(id, userId, {
+      device,
+      created: createdAt,
+      used: lastUsed,
+      expiresAt,
+      meta,
+      scope,
+      ip: lastIp,
+      ua: lastUserAgent,
+    });
     // The answer holds until the token expires, ends its lifetime, or is due a touch.
     let fresh = this.touchInterval * this.timeUnit - (now - lastUsed);
     if (expiresAt >= 0) fresh = Math.min(fresh, expiresAt - now);
@@ -1052,20 +1062,31 @@ function expiryDate(now: number | string, expiresIn: number | string): Date | nu
   return ms < 0 ? null : new Date(Number(now) + ms);
 }
 
-/** Builds a `TokenInfo` from a script's fields: device, created, used, ttl, meta, scope, ip, ua. */
-function tokenInfo(id: string, userId: string, fields: Reply, now: number | string): TokenInfo {
-  const [device, created, used, expiresIn, meta, scope, ip, ua] = fields.map(String);
+/** A record's fields as read from Redis: `null` where absent, times in ms (-1: never). */
+interface RecordFields {
+  device: string | null;
+  created: number;
+  used: number;
+  expiresAt: number;
+  meta: string | null;
+  scope: string | null;
+  ip: string | null;
+  ua: string | null;
+}
+
+/** Builds the `TokenInfo` that `verify` and `list` return from a record's fields. */
+function tokenInfo(id: string, userId: string, fields: RecordFields): TokenInfo {
   return {
     id,
     userId,
-    device: device === '' ? null : device,
-    createdAt: new Date(Number(created)),
-    lastUsedAt: new Date(Number(used)),
-    expiresAt: expiryDate(now, expiresIn),
-    meta: meta === '' ? {} : (JSON.parse(meta) as Record<string, string>),
-    scope: scope === '' ? [] : scope.split(' '),
-    lastIp: ip === '' ? null : ip,
-    lastUserAgent: ua === '' ? null : ua,
+    device: fields.device,
+    createdAt: new Date(fields.created),
+    lastUsedAt: new Date(fields.used),
+    expiresAt: fields.expiresAt < 0 ? null : new Date(fields.expiresAt),
+    meta: fields.meta === null ? {} : (JSON.parse(fields.meta) as Record<string, string>),
+    scope: fields.scope === null ? [] : fields.scope.split(' '),
+    lastIp: fields.ip,
+    lastUserAgent: fields.ua,
   };
 }
 

@@ -4,12 +4,10 @@ import sinon from 'sinon';
 import {
   InvalidArgumentRangeError,
   InvalidArgumentTypeError,
-  type RedisConnection,
-  TokenStore,
-  type TokenStoreOptions,
+  type TokenStore,
 } from '../../lib/index.js';
 import { uniquePrefix } from '../helpers/index.js';
-import { allKeys, type ContractTarget, hashTag } from './store-contract.js';
+import { allKeys, type ContractTarget, hashTag, targetStores } from './store-contract.js';
 
 /** A token as an older bearer setup would have made it: 40 hex characters. */
 function legacyToken(): string {
@@ -24,16 +22,7 @@ function legacyToken(): string {
 export function importContract(target: ContractTarget): void {
   describe(`importing legacy tokens on ${target.name}`, function () {
     this.timeout(30_000);
-    let clients: RedisConnection[] = [];
-    let stores: TokenStore[] = [];
-
-    function makeStore(options: TokenStoreOptions = {}, keyPrefix = uniquePrefix()): TokenStore {
-      const client = target.connect();
-      clients.push(client);
-      const store = new TokenStore({ redis: client, keyPrefix, importedTokens: true, ...options });
-      stores.push(store);
-      return store;
-    }
+    const { makeStore } = targetStores(target, { importedTokens: true });
 
     async function pointerTtls(store: TokenStore): Promise<number[]> {
       const keys = (await allKeys(store.redis, store.keyPrefix)).filter((k) => k.includes('}:l:'));
@@ -41,14 +30,6 @@ export function importContract(target: ContractTarget): void {
         keys.map(async (key) => (await target.nodeFor(store.redis, key)).pttl(key)),
       );
     }
-
-    afterEach(async () => {
-      sinon.restore();
-      await Promise.all(stores.map((store) => store.close()));
-      await Promise.all(clients.map((client) => client.quit().catch(() => {})));
-      clients = [];
-      stores = [];
-    });
 
     it('verifies an imported token from Redis alone, with its device and meta', async () => {
       const store = makeStore({ ttl: 3600 });

@@ -53,30 +53,45 @@ export function hashTag(key: string): string {
 }
 
 /**
+ * Stores of a contract suite, each on a client of its own and under a key prefix of its own,
+ * closed after each test (and sinon restored). Call it inside a `describe`.
+ */
+export function targetStores(target: ContractTarget, defaults: TokenStoreOptions = {}) {
+  let clients: Array<{ quit(): Promise<unknown> }> = [];
+  let stores: TokenStore[] = [];
+
+  afterEach(async () => {
+    sinon.restore();
+    await Promise.all(stores.map((store) => store.close()));
+    await Promise.all(clients.map((client) => client.quit().catch(() => {})));
+    clients = [];
+    stores = [];
+  });
+
+  return {
+    makeStore(options: TokenStoreOptions = {}, keyPrefix = uniquePrefix()): TokenStore {
+      const client = target.connect();
+      clients.push(client);
+      const store = new TokenStore({ redis: client, keyPrefix, ...defaults, ...options });
+      stores.push(store);
+      return store;
+    },
+    /** Closes an extra client (a replica connection, say) with the stores. */
+    trackClient<T extends { quit(): Promise<unknown> }>(client: T): T {
+      clients.push(client);
+      return client;
+    },
+  };
+}
+
+/**
  * The promises of the package issue, for one target. Each test gets a store with a key
  * prefix of its own, on a client of its own.
  */
 export function storeContract(target: ContractTarget): void {
   describe(`TokenStore contract on ${target.name}`, function () {
     this.timeout(30_000);
-    let clients: Array<RedisConnection | Redis> = [];
-    let stores: TokenStore[] = [];
-
-    function makeStore(options: TokenStoreOptions = {}): TokenStore {
-      const client = target.connect();
-      clients.push(client);
-      const store = new TokenStore({ redis: client, keyPrefix: uniquePrefix(), ...options });
-      stores.push(store);
-      return store;
-    }
-
-    afterEach(async () => {
-      sinon.restore();
-      await Promise.all(stores.map((store) => store.close()));
-      await Promise.all(clients.map((client) => client.quit().catch(() => {})));
-      clients = [];
-      stores = [];
-    });
+    const { makeStore, trackClient } = targetStores(target);
 
     describe('issue and verify', () => {
       it('issues a token that verifies to its user, device, meta and dates', async () => {
@@ -444,7 +459,7 @@ export function storeContract(target: ContractTarget): void {
             store.redis,
             record,
           );
-          clients.push(replica);
+          trackClient(replica);
           expect(await replica.hget(record, 'u')).to.equal('alice');
 
           expect(await store.revokeById('alice', issued.id)).to.equal(true);
